@@ -1,0 +1,30 @@
+"""Errors raised on bad input: one line naming the field and the value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class InputError(ValueError):
+    """Bad user input (scenario, config, option).
+
+    The CLI prints ``str(err)`` as one line and exits with code 2.
+
+    Parameters
+    ----------
+    field : str
+        Dotted name of the offending field, e.g. ``tasks[3].output_tokens``.
+    value : Any
+        The offending value.
+    reason : str
+        What is wrong, in a few words.
+    """
+
+    def __init__(self, field: str, value: Any, reason: str) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        super().__init__(f"{field}: {reason} (got {shown})")

@@ -1,0 +1,149 @@
+"""The evaluator: the single source of truth for delay, quality and reward.
+
+``evaluate(scenario, z, alpha)`` applies eqs. (1)-(4), (4e) and (10) (via :mod:`genoffload.delay`)
+and the optional constraint families (:mod:`genoffload.constraints`) to an RB allocation and
+offloading decisions, and returns per-task and per-user results as an ``xarray.Dataset``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+import xarray as xr
+
+from genoffload import constraints as cons
+from genoffload import delay
+from genoffload.errors import InputError
+
+
+def _as_array(x: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
+    arr = np.asarray(x.values if isinstance(x, xr.DataArray) else x)
+    if arr.shape != shape:
+        raise InputError(name, list(arr.shape), f"must have shape {list(shape)}")
+    return arr.astype(bool)
+
+
+def check_allocation(scenario: xr.Dataset, z: np.ndarray) -> None:
+    """Each RB goes to at most one user per cell (eq. 4b with OFDMA)."""
+    cells = scenario["user_cell"].values
+    for j in range(scenario.sizes["cell"]):
+        per_rb = z[cells == j].sum(axis=0)
+        if (per_rb > 1).any():
+            q = int(np.flatnonzero(per_rb > 1)[0])
+            raise InputError(f"z[cell={j}, rb={q}]", int(per_rb[q]), "an RB is given to several users")
+
+
+def evaluate(scenario: xr.Dataset, z: Any, alpha: Any) -> xr.Dataset:
+    """Evaluate an allocation and offloading decisions on a scenario.
+
+    Parameters
+    ----------
+    scenario : xarray.Dataset
+        A validated scenario.
+    z : array_like of bool, shape (user, rb)
+        RB allocation.
+    alpha : array_like of bool, shape (task,)
+        Offloading decisions (True = cloud).
+
+    Returns
+    -------
+    result : xarray.Dataset
+        Per task: ``t_radio``, ``t_backhaul``, ``t_gen``, ``t_total`` [s], ``quality_ok``,
+        ``constraints_ok``, ``slo_excess`` [s], ``reward`` [s]; per user ``capacity`` [bit/s] and
+        ``n_rb``; ``attrs`` hold the totals (``objective`` [s] = the objective of eq. (4) plus
+        any soft-SLO penalty, ``radio_part`` [s], ``mean_reward``, ``quality_success``...).
+    """
+    n_user, n_rb, n_task = scenario.sizes["user"], scenario.sizes["rb"], scenario.sizes["task"]
+    z_arr = _as_array(z, (n_user, n_rb), "z")
+    a = _as_array(alpha, (n_task,), "alpha")
+    check_allocation(scenario, z_arr)
+    fam = cons.Families.from_attrs(scenario.attrs)
+    owner = scenario["task_user"].values
+    t_back = float(scenario.attrs["t_back_s"])
+
+    capacity = delay.link_capacity(scenario["rate"].values, z_arr)  # eq. (2)
+    t_radio = delay.radio_delay(scenario["content_bits"].values, capacity[owner])  # eq. (1)
+    units = scenario["units"].values
+    tpot_edge = scenario["tpot_edge"].values * cons.edge_tpot_factor(scenario, fam, a)
+    t_edge = delay.generation_delay(units, scenario["ttft_edge"].values, tpot_edge)  # (4c)
+    t_cloud = delay.generation_delay(units, scenario["ttft_cloud"].values,
+                                     scenario["tpot_cloud"].values)  # (4d)
+    delivery = scenario.attrs["delivery"]
+    t_total = delay.task_delay(a, t_radio, t_edge, t_cloud, t_back, delivery)  # (4)
+    t_gen = np.where(a, t_cloud, t_edge)
+    quality_ok = delay.quality_met(a, scenario["quality_req"].values,
+                                   scenario["quality_edge"].values,
+                                   scenario["quality_cloud"].values)  # (4e)
+
+    deadline = cons.deadlines(scenario)
+    excess = cons.slo_excess(t_total, deadline) if fam.slo != "off" else np.zeros(n_task)
+    ok = quality_ok.copy()
+    if fam.slo == "hard":
+        ok &= excess <= 1e-9
+    cell = cons.cell_of_task(scenario)
+    kv_used = cons.kv_usage(scenario, fam, a)
+    kv_ok = kv_used <= fam.edge_kv_capacity_bytes * (1 + 1e-12)
+    ok &= np.where(~a, kv_ok[cell], True)
+    bh_used = cons.backhaul_usage(scenario, a)
+    bh_ok = bh_used <= fam.backhaul_capacity_bits * (1 + 1e-12)
+    ok &= np.where(a, bh_ok[cell], True)
+    rate_ok = capacity >= fam.min_rate_bps * (1 - 1e-12)
+    ok &= rate_ok[owner]
+
+    slo_pen = fam.slo_weight * excess if fam.slo == "soft" else np.zeros(n_task)
+    rew = delay.reward(t_total, ok, float(scenario.attrs["t_target_s"]),
+                       float(scenario.attrs["penalty_s"]))  # (10)
+    gen_only = np.where(a, t_cloud + t_back, t_edge)
+    radio_part = (t_total - gen_only) + slo_pen
+    objective = float(t_total.sum() + slo_pen.sum())
+    n_rb_user = z_arr.sum(axis=1)
+
+    task_vars = {
+        "alpha": (a, "1", "offloading decision (1 = cloud)"),
+        "t_radio": (t_radio, "s", "radio delay n s / C (eq. 1)"),
+        "t_backhaul": (delay.backhaul_delay(a, t_back), "s", "backhaul delay alpha t_back (eq. 1)"),
+        "t_gen": (t_gen, "s", "generation delay (eqs. 3, 4c, 4d)"),
+        "t_total": (t_total, "s", "total delay (summand of eq. 4)"),
+        "quality_ok": (quality_ok, "1", "quality constraint met (eq. 4e)"),
+        "constraints_ok": (ok, "1", "every hard constraint of the task met"),
+        "slo_excess": (excess, "s", "lateness beyond the deadline"),
+        "reward": (rew, "s", "reward (eq. 10)"),
+    }
+    out = xr.Dataset(
+        {k: xr.Variable(("task",), v, {"units": u, "description": d})
+         for k, (v, u, d) in task_vars.items()},
+        coords={"task": scenario["task"], "user": scenario["user"], "rb": scenario["rb"]},
+    )
+    out["z"] = xr.Variable(("user", "rb"), z_arr, {"units": "1", "description": "RB allocation"})
+    out["capacity"] = xr.Variable(("user",), capacity, {"units": "bit/s",
+                                                        "description": "link capacity (eq. 2)"})
+    out["n_rb"] = xr.Variable(("user",), n_rb_user, {"units": "1", "description": "RBs per user"})
+    preferred = scenario["service_class"].values == "preferred"
+    out.attrs = {
+        "objective": objective,
+        "radio_part": float(radio_part.sum()),
+        "total_delay": float(t_total.sum()),
+        "mean_delay": float(t_total.mean()) if n_task else 0.0,
+        "mean_reward": float(rew.mean()) if n_task else 0.0,
+        "quality_success": float(quality_ok.mean()) if n_task else 1.0,
+        "preferred_success": float(quality_ok[preferred].mean()) if preferred.any() else 1.0,
+        "constraints_ok": float(ok.mean()) if n_task else 1.0,
+        "offloaded_share": float(a.mean()) if n_task else 0.0,
+        "feasible": int(bool(ok.all())),
+    }
+    return out
+
+
+def to_table(result: xr.Dataset, scenario: xr.Dataset) -> pl.DataFrame:
+    """Per-task results as a polars table (one row per task)."""
+    return pl.DataFrame({
+        "task": result["task"].values,
+        "user": scenario["task_user"].values,
+        "service": scenario["service"].values,
+        "service_class": scenario["service_class"].values,
+        "units": scenario["units"].values,
+        **{k: result[k].values for k in ("alpha", "t_radio", "t_backhaul", "t_gen", "t_total",
+                                         "quality_ok", "constraints_ok", "reward")},
+    })

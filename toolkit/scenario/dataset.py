@@ -1,0 +1,171 @@
+"""The scenario as an ``xarray.Dataset``: assembly, validation, NetCDF input/output.
+
+Dimensions: ``cell``, ``user``, ``rb``, ``task``. Every variable carries ``units`` and
+``description`` attributes; scenario-wide settings live in ``Dataset.attrs``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from genoffload.errors import InputError
+
+# name: (dims, units, description)
+VARIABLES: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "rate": (("user", "rb"), "bit/s", "achievable rate r[k,q] = b_q log2(1 + SINR) (eq. 2 summand)"),
+    "user_cell": (("user",), "1", "serving cell of each user"),
+    "rb_bandwidth": (("rb",), "Hz", "RB bandwidth b_q"),
+    "task_user": (("task",), "1", "user that requested the task"),
+    "service": (("task",), "", "service type (catalog services.csv)"),
+    "service_class": (("task",), "", "regular or preferred (quality-preferred)"),
+    "modality": (("task",), "", "text, image, audio or video"),
+    "units": (("task",), "token", "output size n^token (tokens, or items for media)"),
+    "content_bits": (("task",), "bit", "content size n^token s^token"),
+    "quality_req": (("task",), "1", "quality requirement tau (eq. 4e)"),
+    "edge_model": (("task",), "", "edge model generating the task"),
+    "cloud_model": (("task",), "", "cloud model generating the task"),
+    "ttft_edge": (("task",), "s", "edge TTFT (eq. 4c)"),
+    "tpot_edge": (("task",), "s/token", "edge TPOT (eq. 4c)"),
+    "ttft_cloud": (("task",), "s", "cloud TTFT (eq. 4d)"),
+    "tpot_cloud": (("task",), "s/token", "cloud TPOT (eq. 4d)"),
+    "quality_edge": (("task",), "1", "edge model quality index for the task's class (eq. 4e)"),
+    "quality_cloud": (("task",), "1", "cloud model quality index for the task's class (eq. 4e)"),
+}
+OPTIONAL_VARIABLES: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "deadline": (("task",), "s", "latency SLO of the task (NaN: none); see constraints.py"),
+    "user_x": (("user",), "m", "user position x"),
+    "user_y": (("user",), "m", "user position y"),
+    "distance": (("user",), "m", "2-D distance to the serving site"),
+    "los": (("user",), "1", "line of sight to the serving site"),
+    "site_x": (("cell",), "m", "site position x"),
+    "site_y": (("cell",), "m", "site position y"),
+}
+REQUIRED_ATTRS = {
+    "t_back_s": "edge-cloud backhaul delay t_back [s]",
+    "delivery": "store-and-forward or streamed",
+    "t_target_s": "T^Target of eq. (10) [s]",
+    "penalty_s": "r^penalty of eq. (10) [s]",
+}
+
+
+def assemble(data: dict[str, Any], attrs: dict[str, Any], n_cells: int) -> xr.Dataset:
+    """Build and validate a scenario Dataset from arrays.
+
+    Parameters
+    ----------
+    data : dict
+        Arrays named as in :data:`VARIABLES` (and optionally :data:`OPTIONAL_VARIABLES`).
+    attrs : dict
+        Scenario-wide settings, at least :data:`REQUIRED_ATTRS`.
+    n_cells : int
+        Number of cells.
+    """
+    variables = {}
+    for name, (dims, units, desc) in {**VARIABLES, **OPTIONAL_VARIABLES}.items():
+        if name not in data:
+            if name in VARIABLES:
+                raise InputError(name, None, "missing field")
+            continue
+        variables[name] = xr.Variable(dims, np.asarray(data[name]), {"units": units,
+                                                                     "description": desc})
+    n_user, n_rb = np.shape(data["rate"])
+    n_task = np.size(data["task_user"])
+    ds = xr.Dataset(
+        variables,
+        coords={"cell": np.arange(n_cells), "user": np.arange(n_user), "rb": np.arange(n_rb),
+                "task": np.arange(n_task)},
+        attrs={"Conventions": "genoffload-scenario-1", **attrs},
+    )
+    validate(ds)
+    return ds
+
+
+def _first_bad(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(np.ravel(mask))[0])
+
+
+def validate(ds: xr.Dataset) -> None:
+    """Check a scenario; raise :class:`InputError` naming the first bad field and value."""
+    for name in VARIABLES:
+        if name not in ds:
+            raise InputError(name, None, "missing field")
+    for key in REQUIRED_ATTRS:
+        if key not in ds.attrs:
+            raise InputError(key, None, "missing setting")
+    if ds.attrs["delivery"] not in ("store-and-forward", "streamed"):
+        raise InputError("delivery", ds.attrs["delivery"], "must be store-and-forward or streamed")
+    for key in ("t_back_s", "penalty_s"):
+        v = float(ds.attrs[key])
+        if not np.isfinite(v) or v < 0:
+            raise InputError(key, ds.attrs[key], "must be a finite number >= 0")
+    rate = np.asarray(ds["rate"].values, dtype=float)
+    bad = ~np.isfinite(rate) | (rate < 0)
+    if bad.any():
+        k, q = np.unravel_index(_first_bad(bad), rate.shape)
+        raise InputError(f"rate[user={k}, rb={q}]", float(rate[k, q]), "must be finite and >= 0")
+    bw = np.asarray(ds["rb_bandwidth"].values, dtype=float)
+    if (~np.isfinite(bw) | (bw <= 0)).any():
+        q = _first_bad(~np.isfinite(bw) | (bw <= 0))
+        raise InputError(f"rb_bandwidth[{q}]", float(bw[q]), "must be > 0")
+    cells = np.asarray(ds["user_cell"].values)
+    if ((cells < 0) | (cells >= ds.sizes["cell"])).any():
+        k = _first_bad((cells < 0) | (cells >= ds.sizes["cell"]))
+        raise InputError(f"user_cell[{k}]", int(cells[k]), f"must be in 0..{ds.sizes['cell'] - 1}")
+    units = np.asarray(ds["units"].values, dtype=float)
+    bad = ~np.isfinite(units) | (units < 1) | (units != np.round(units))
+    if bad.any():
+        i = _first_bad(bad)
+        raise InputError(f"tasks[{i}].output_tokens", units[i], "must be a whole number >= 1")
+    owner = np.asarray(ds["task_user"].values)
+    if ((owner < 0) | (owner >= ds.sizes["user"])).any():
+        i = _first_bad((owner < 0) | (owner >= ds.sizes["user"]))
+        raise InputError(f"tasks[{i}].user", int(owner[i]), f"must be in 0..{ds.sizes['user'] - 1}")
+    for name in ("content_bits", "ttft_edge", "tpot_edge", "ttft_cloud", "tpot_cloud"):
+        v = np.asarray(ds[name].values, dtype=float)
+        if (~np.isfinite(v) | (v < 0)).any():
+            i = _first_bad(~np.isfinite(v) | (v < 0))
+            raise InputError(f"tasks[{i}].{name}", float(v[i]), "must be finite and >= 0")
+    req = np.asarray(ds["quality_req"].values, dtype=float)
+    best = np.maximum(ds["quality_edge"].values, ds["quality_cloud"].values)
+    bad = ~np.isfinite(req) | (req > best + 1e-12)
+    if bad.any():
+        i = _first_bad(bad)
+        raise InputError(f"tasks[{i}].quality_requirement", float(req[i]),
+                         f"no model meets it (best offered {best[i]:.3f})")
+    has_tasks = np.zeros(ds.sizes["user"], dtype=bool)
+    has_tasks[owner] = True
+    for j in range(ds.sizes["cell"]):
+        need = int((has_tasks & (cells == j)).sum())
+        if need > ds.sizes["rb"]:
+            raise InputError(f"cell[{j}].users_with_tasks", need,
+                             f"more users with tasks than RBs ({ds.sizes['rb']})")
+
+
+def save(ds: xr.Dataset, path: Path | str) -> Path:
+    """Write a Dataset to NetCDF atomically (temporary file, then rename)."""
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def open_netcdf(path: Path | str) -> xr.Dataset:
+    """Read a NetCDF file fully into memory; a file that is not NetCDF raises InputError."""
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            return ds.load()
+    except (OSError, ValueError) as exc:
+        raise InputError("scenario", str(path), f"not a readable NetCDF file ({type(exc).__name__})") from None
