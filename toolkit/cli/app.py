@@ -1,0 +1,57 @@
+"""The ``genoffload`` command line (typer)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from genoffload import __version__
+from genoffload.cli import evaluate_cmd as ev
+from genoffload.cli import scenario_cmd
+from genoffload.cli.common import console, user_errors
+
+app = typer.Typer(
+    name="genoffload",
+    help="Joint RB allocation and LLM task offloading at the 6G edge and cloud.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(scenario_cmd.app, name="scenario")
+app.command("evaluate")(ev.evaluate_cmd)
+
+
+@app.command("demo")
+@user_errors
+def demo_cmd(
+    output: Annotated[Path, typer.Option("-o", help="folder for the demo files")] = Path("runs/demo"),
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+) -> None:
+    """Generate the default 7-site UMa scenario and evaluate every policy on it."""
+    from genoffload.scenario import generate, make_config, save
+
+    cfg = make_config({"sites": 7, "users": 20, "tasks_per_user": (1, 3), "seed": seed})
+    ds = generate(cfg)
+    path = save(ds, output / "scenario.nc")
+    out = console()
+    out.print(f"scenario: {path} ({ds.sizes['cell']} cells, {ds.sizes['user']} users, "
+                  f"{ds.sizes['rb']} RBs, {ds.sizes['task']} tasks; "
+                  f"edge {ds.attrs['edge_model']}, cloud {ds.attrs['cloud_model']})")
+    for scheduler in ("pf", "round-robin"):
+        results = ev.evaluate_many(ds, scheduler, ["all"])
+        out.print(ev.totals_table(results, f"every policy, {scheduler} scheduler"))
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="print the version")] = False,
+) -> None:
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+def main() -> None:
+    """Entry point of the ``genoffload`` script."""
+    app()

@@ -1,0 +1,80 @@
+"""Shared CLI helpers: one-line errors with exit code 2, JSON output, atomic writes."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import typer
+from rich.console import Console
+
+from genoffload.errors import InputError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def console() -> Console:
+    """A rich console; wide enough for the tables when the output is not a terminal."""
+    c = Console()
+    return c if c.is_terminal else Console(width=140)
+
+
+def fail(message: str) -> None:
+    """Print one line to stderr and exit with code 2."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+def user_errors(func: F) -> F:
+    """Turn :class:`InputError` (bad input) into one line on stderr and exit code 2."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except InputError as err:
+            fail(str(err))
+
+    return wrapper  # type: ignore[return-value]
+
+
+def jsonable(value: Any) -> Any:
+    """Convert numpy scalars/arrays and non-finite floats into JSON-safe values."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return jsonable(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
+def print_json(payload: dict[str, Any]) -> None:
+    """Write a JSON document to stdout."""
+    sys.stdout.write(json.dumps(jsonable(payload), indent=2) + "\n")
+
+
+def write_atomic(path: Path, writer: Callable[[Path], None]) -> Path:
+    """Call ``writer(tmp)`` then rename ``tmp`` to ``path``: nothing half-written on failure."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        writer(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
