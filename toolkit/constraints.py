@@ -69,8 +69,9 @@ def cell_of_task(ds: xr.Dataset) -> NDArray[np.int_]:
 
 def per_cell_sum(ds: xr.Dataset, values: NDArray[Any]) -> NDArray[np.float64]:
     """Sum a per-task quantity over the tasks of each cell."""
-    return np.bincount(cell_of_task(ds), weights=np.asarray(values, dtype=float),
-                       minlength=ds.sizes["cell"])
+    out = np.bincount(cell_of_task(ds), weights=np.asarray(values, dtype=float),
+                      minlength=ds.sizes["cell"])
+    return out.astype(float)
 
 
 def edge_tasks_per_cell(ds: xr.Dataset, alpha: NDArray[Any]) -> NDArray[np.float64]:

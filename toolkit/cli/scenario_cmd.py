@@ -26,7 +26,8 @@ def generate_cmd(
     users: Annotated[int | None, typer.Option(help="users per cell")] = None,
     rbs: Annotated[int | None, typer.Option(help="RBs (default: N_RB of the numerology)")] = None,
     seed: Annotated[int | None, typer.Option(help="random seed")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="KEY=VALUE config override (JSON value)")] = None,
+    set_: Annotated[list[str] | None,
+                    typer.Option("--set", help="KEY=VALUE config override (JSON value)")] = None,
 ) -> None:
     """Generate a 3GPP urban scenario (TR 38.901 UMa/UMi) and save it as NetCDF."""
     settings: dict[str, Any] = read_config_file(config) if config else {}

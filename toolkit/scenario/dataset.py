@@ -101,14 +101,14 @@ def validate(ds: xr.Dataset) -> None:
     if ds.attrs["delivery"] not in ("store-and-forward", "streamed"):
         raise InputError("delivery", ds.attrs["delivery"], "must be store-and-forward or streamed")
     for key in ("t_back_s", "penalty_s"):
-        v = float(ds.attrs[key])
-        if not np.isfinite(v) or v < 0:
+        setting = float(ds.attrs[key])
+        if not np.isfinite(setting) or setting < 0:
             raise InputError(key, ds.attrs[key], "must be a finite number >= 0")
     rate = np.asarray(ds["rate"].values, dtype=float)
     bad = ~np.isfinite(rate) | (rate < 0)
     if bad.any():
-        k, q = np.unravel_index(_first_bad(bad), rate.shape)
-        raise InputError(f"rate[user={k}, rb={q}]", float(rate[k, q]), "must be finite and >= 0")
+        ku, qu = np.unravel_index(_first_bad(bad), rate.shape)
+        raise InputError(f"rate[user={ku}, rb={qu}]", float(rate[ku, qu]), "must be finite and >= 0")
     bw = np.asarray(ds["rb_bandwidth"].values, dtype=float)
     if (~np.isfinite(bw) | (bw <= 0)).any():
         q = _first_bad(~np.isfinite(bw) | (bw <= 0))
@@ -116,7 +116,8 @@ def validate(ds: xr.Dataset) -> None:
     cells = np.asarray(ds["user_cell"].values)
     if ((cells < 0) | (cells >= ds.sizes["cell"])).any():
         k = _first_bad((cells < 0) | (cells >= ds.sizes["cell"]))
-        raise InputError(f"user_cell[{k}]", int(cells[k]), f"must be in 0..{ds.sizes['cell'] - 1}")
+        raise InputError(f"user_cell[{k}]", int(cells[k]),
+                         f"must be in 0..{ds.sizes['cell'] - 1}")
     units = np.asarray(ds["units"].values, dtype=float)
     bad = ~np.isfinite(units) | (units < 1) | (units != np.round(units))
     if bad.any():
@@ -127,10 +128,10 @@ def validate(ds: xr.Dataset) -> None:
         i = _first_bad((owner < 0) | (owner >= ds.sizes["user"]))
         raise InputError(f"tasks[{i}].user", int(owner[i]), f"must be in 0..{ds.sizes['user'] - 1}")
     for name in ("content_bits", "ttft_edge", "tpot_edge", "ttft_cloud", "tpot_cloud"):
-        v = np.asarray(ds[name].values, dtype=float)
-        if (~np.isfinite(v) | (v < 0)).any():
-            i = _first_bad(~np.isfinite(v) | (v < 0))
-            raise InputError(f"tasks[{i}].{name}", float(v[i]), "must be finite and >= 0")
+        col = np.asarray(ds[name].values, dtype=float)
+        if (~np.isfinite(col) | (col < 0)).any():
+            i = _first_bad(~np.isfinite(col) | (col < 0))
+            raise InputError(f"tasks[{i}].{name}", float(col[i]), "must be finite and >= 0")
     req = np.asarray(ds["quality_req"].values, dtype=float)
     best = np.maximum(ds["quality_edge"].values, ds["quality_cloud"].values)
     bad = ~np.isfinite(req) | (req > best + 1e-12)
@@ -168,4 +169,5 @@ def open_netcdf(path: Path | str) -> xr.Dataset:
         with xr.open_dataset(path, engine="h5netcdf") as ds:
             return ds.load()
     except (OSError, ValueError) as exc:
-        raise InputError("scenario", str(path), f"not a readable NetCDF file ({type(exc).__name__})") from None
+        raise InputError("scenario", str(path),
+                         f"not a readable NetCDF file ({type(exc).__name__})") from None

@@ -160,5 +160,6 @@ def load_scenario(path: Path | str, catalog: Catalog | None = None) -> xr.Datase
     try:
         raw = json.loads(p.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError("scenario", str(p), f"neither NetCDF nor valid JSON ({exc.__class__.__name__})") from None
+        raise InputError("scenario", str(p),
+                         f"neither NetCDF nor valid JSON ({exc.__class__.__name__})") from None
     return from_document(raw, catalog, where=p.name)

@@ -99,8 +99,8 @@ def attach_models(
     """
     services = np.asarray(tasks["service"]).astype(str)
     n = services.size
-    out: dict[str, Any] = {k: np.empty(n, dtype=object if k.endswith("model") or k in ("service_class", "modality")
-                                       else float)
+    text_cols = ("service_class", "modality", "edge_model", "cloud_model")
+    out: dict[str, Any] = {k: np.empty(n, dtype=object if k in text_cols else float)
                            for k in ("service_class", "edge_model", "cloud_model", "ttft_edge",
                                      "tpot_edge", "ttft_cloud", "tpot_cloud", "quality_edge",
                                      "quality_cloud", "quality_req", "bytes_per_unit", "modality")}
@@ -140,6 +140,6 @@ def attach_models(
     bits = tasks.get("content_bits")
     out["content_bits"] = (units * out.pop("bytes_per_unit") * 8.0 if bits is None
                            else np.asarray(bits, dtype=float))
-    for k in ("service_class", "modality", "edge_model", "cloud_model"):
+    for k in text_cols:
         out[k] = out[k].astype(str)
     return {**tasks, **out, "service": services, "units": units}
