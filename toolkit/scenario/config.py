@@ -77,6 +77,8 @@ class ScenarioConfig(BaseModel):
                                          "video": "edge-video"}
     cloud_media_models: dict[str, str] = {"image": "dall-e-3", "audio": "cloud-audio",
                                           "video": "cloud-video"}
+    catalog_models: str | None = Field(None, description="extra models CSV (same columns as models.csv)")
+    catalog_services: str | None = Field(None, description="extra services CSV")
     t_back_s: float = Field(0.05, ge=0, description="edge-cloud backhaul delay t_back [s]")
     delivery: Literal["store-and-forward", "streamed"] = "store-and-forward"
     # --- optional constraint families (off by default; see constraints.py) ---

@@ -76,7 +76,7 @@ def from_document(raw: Any, catalog: Catalog | None = None, where: str = "scenar
     except ValidationError as err:
         raise _pydantic_error(err, where) from None
     cfg = make_config(doc.settings, prefix="settings")
-    catalog = catalog or load_catalog()
+    catalog = catalog or load_catalog(cfg.catalog_models, cfg.catalog_services)
     n_user = len(doc.user_cell)
     if doc.rate_bps is not None:
         rate = np.asarray(doc.rate_bps, dtype=float)

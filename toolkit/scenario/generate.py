@@ -69,7 +69,7 @@ def generate(cfg: ScenarioConfig, catalog: Catalog | None = None) -> xr.Dataset:
     per site-user link a LOS draw, TR 38.901 path loss and log-normal shadowing; Rayleigh
     fading per RB; SINR with mean inter-cell interference; rate per RB (eq. 2 summand); tasks.
     """
-    catalog = catalog or load_catalog()
+    catalog = catalog or load_catalog(cfg.catalog_models, cfg.catalog_services)
     rng = np.random.default_rng(cfg.seed)
     sites = geometry.hex_sites(cfg.sites, cfg.isd_m)
     n_cells = sites.shape[0]
