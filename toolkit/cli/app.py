@@ -9,7 +9,7 @@ import typer
 
 from genoffload import __version__
 from genoffload.cli import evaluate_cmd as ev
-from genoffload.cli import scenario_cmd
+from genoffload.cli import scenario_cmd, solve_cmd
 from genoffload.cli.common import console, user_errors
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(scenario_cmd.app, name="scenario")
 app.command("evaluate")(ev.evaluate_cmd)
+app.command("solve")(solve_cmd.solve_cmd)
 
 
 @app.command("demo")

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 import xarray as xr
+from rich.markup import escape
 from rich.table import Table
 
 from genoffload.cli.common import console, print_json, user_errors, write_atomic
@@ -33,7 +34,7 @@ def totals_table(results: list[xr.Dataset], title: str) -> Table:
     table = Table(title=title)
     for col in ("policy", "scheduler", "objective [s]", "radio part [s]", "mean delay [s]",
                 "mean reward [s]", "quality ok", "offloaded", "decide [ms]"):
-        table.add_column(col, justify="left" if col in ("policy", "scheduler") else "right")
+        table.add_column(escape(col), justify="left" if col in ("policy", "scheduler") else "right")
     for r in results:
         a = r.attrs
         table.add_row(a["policy"], a["scheduler"], f"{a['objective']:.2f}",
