@@ -24,6 +24,8 @@ class InputError(ValueError):
         self.field = field
         self.value = value
         self.reason = reason
+        if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+            value = value.item()  # numpy scalar: show the plain Python value
         shown = repr(value)
         if len(shown) > 80:
             shown = shown[:77] + "..."

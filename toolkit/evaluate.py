@@ -94,7 +94,7 @@ def evaluate(scenario: xr.Dataset, z: Any, alpha: Any) -> xr.Dataset:
 
     slo_pen = fam.slo_weight * excess if fam.slo == "soft" else np.zeros(n_task)
     rew = delay.reward(t_total, ok, float(scenario.attrs["t_target_s"]),
-                       float(scenario.attrs["penalty_s"]))  # (10)
+                       float(scenario.attrs["penalty_s"])) - slo_pen  # (10), soft SLO as penalty
     gen_only = np.where(a, t_cloud + t_back, t_edge)
     radio_part = (t_total - gen_only) + slo_pen
     objective = float(t_total.sum() + slo_pen.sum())
@@ -131,7 +131,7 @@ def evaluate(scenario: xr.Dataset, z: Any, alpha: Any) -> xr.Dataset:
         "preferred_success": float(quality_ok[preferred].mean()) if preferred.any() else 1.0,
         "constraints_ok": float(ok.mean()) if n_task else 1.0,
         "offloaded_share": float(a.mean()) if n_task else 0.0,
-        "feasible": int(bool(ok.all())),
+        "feasible": int(bool(ok.all()) and np.isfinite(objective)),
     }
     return out
 

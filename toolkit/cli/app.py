@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -57,5 +58,25 @@ def _root(
 
 
 def main() -> None:
-    """Entry point of the ``genoffload`` script."""
-    app()
+    """Entry point of the ``genoffload`` script.
+
+    Usage errors (unknown option, missing argument, bad option value) print one line and exit
+    with code 2, like every other bad input.
+    """
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as err:
+        # click's UsageError (vendored by typer): exit_code 2 and format_message()
+        if getattr(err, "exit_code", None) != 2 or not hasattr(err, "format_message"):
+            raise
+        if type(err).__name__ == "NoArgsIsHelpError":
+            typer.echo(err.format_message())
+            sys.exit(0)
+        ctx = getattr(err, "ctx", None)
+        where = f"{ctx.command_path}: " if ctx is not None else ""
+        message = " ".join(err.format_message().split())
+        typer.echo(f"error: {where}{message}", err=True)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)

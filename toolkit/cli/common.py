@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
-import tempfile
 from collections.abc import Callable
 from functools import wraps
-from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -17,6 +14,7 @@ import typer
 from rich.console import Console
 
 from genoffload.errors import InputError
+from genoffload.io import write_atomic as write_atomic
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,6 +40,9 @@ def user_errors(func: F) -> F:
             return func(*args, **kwargs)
         except InputError as err:
             fail(str(err))
+        except OSError as err:  # e.g. an output path that cannot be written
+            where = err.filename or "file"
+            fail(f"{where}: {err.strerror or err}")
 
     return wrapper  # type: ignore[return-value]
 
@@ -66,15 +67,3 @@ def print_json(payload: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(jsonable(payload), indent=2) + "\n")
 
 
-def write_atomic(path: Path, writer: Callable[[Path], None]) -> Path:
-    """Call ``writer(tmp)`` then rename ``tmp`` to ``path``: nothing half-written on failure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        writer(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

@@ -18,15 +18,16 @@ from genoffload.errors import InputError
 
 # TS 38.101-1 Table 5.3.2-1: maximum transmission bandwidth N_RB per channel bandwidth [MHz].
 NRB_TABLE: dict[int, dict[float, int]] = {
-    15: {5: 25, 10: 52, 15: 79, 20: 106, 25: 133, 30: 160, 40: 216, 50: 270},
-    30: {5: 11, 10: 24, 15: 38, 20: 51, 25: 65, 30: 78, 40: 106, 50: 133, 60: 162, 80: 217,
-         100: 273},
-    60: {10: 11, 15: 18, 20: 24, 25: 31, 30: 38, 40: 51, 50: 65, 60: 79, 80: 107, 100: 135},
+    15: {5: 25, 10: 52, 15: 79, 20: 106, 25: 133, 30: 160, 35: 188, 40: 216, 45: 242, 50: 270},
+    30: {5: 11, 10: 24, 15: 38, 20: 51, 25: 65, 30: 78, 35: 92, 40: 106, 45: 119, 50: 133,
+         60: 162, 70: 189, 80: 217, 90: 245, 100: 273},
+    60: {10: 11, 15: 18, 20: 24, 25: 31, 30: 38, 35: 44, 40: 51, 45: 58, 50: 65, 60: 79,
+         70: 93, 80: 107, 90: 121, 100: 135},
 }
 # TR 38.901 Table 7.8-1 (calibration) / Table 7.4.1-1 / Table 7.2-1, per environment.
 ENV_DEFAULTS: dict[str, dict[str, float]] = {
-    "UMa": {"bs_power_dbm": 49.0, "bs_height_m": 25.0, "min_distance_m": 35.0},
-    "UMi": {"bs_power_dbm": 44.0, "bs_height_m": 10.0, "min_distance_m": 10.0},
+    "UMa": {"bs_power_dbm": 49.0, "bs_height_m": 25.0, "min_distance_m": 35.0, "isd_m": 500.0},
+    "UMi": {"bs_power_dbm": 44.0, "bs_height_m": 10.0, "min_distance_m": 10.0, "isd_m": 200.0},
 }
 QualityTier = Literal["any", "edge", "cloud"]
 
@@ -39,7 +40,7 @@ class ScenarioConfig(BaseModel):
     seed: int = Field(0, ge=0, description="seed of every random draw")
     # --- layout (TR 38.901 Table 7.2-1) ---
     sites: Literal[1, 7, 19] = Field(1, description="hexagonal layout: 1, 7 or 19 sites")
-    isd_m: float = Field(500.0, gt=0, description="inter-site distance [m] (UMa 500, UMi 200)")
+    isd_m: float | None = Field(None, gt=0, description="inter-site distance [m]; None: 500 UMa, 200 UMi")
     users: int = Field(20, ge=1, description="users per cell")
     environment: Literal["UMa", "UMi"] = "UMa"
     placement: Literal["uniform", "cell-edge"] = "uniform"
@@ -92,7 +93,7 @@ class ScenarioConfig(BaseModel):
     min_rate_mbps: float | None = Field(None, ge=0, description="minimum link capacity per user [Mbit/s]")
     # --- reward, eq. (10) ---
     t_target_s: float = Field(40.0, description="T^Target [s]")
-    penalty_s: float = Field(30.0, ge=0, description="r^penalty [s]")
+    penalty_s: float = Field(100.0, ge=0, description="r^penalty [s]")
 
     @model_validator(mode="after")
     def _check(self) -> ScenarioConfig:
@@ -123,7 +124,8 @@ class ScenarioConfig(BaseModel):
         return 12 * self.scs_khz * 1e3
 
     def env(self, key: str) -> float:
-        """Environment-dependent default (``bs_power_dbm``, ``bs_height_m``, ``min_distance_m``)."""
+        """Environment-dependent default (``bs_power_dbm``, ``bs_height_m``, ``min_distance_m``,
+        ``isd_m``)."""
         value = getattr(self, key)
         return float(ENV_DEFAULTS[self.environment][key] if value is None else value)
 

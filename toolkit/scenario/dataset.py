@@ -6,8 +6,6 @@ Dimensions: ``cell``, ``user``, ``rb``, ``task``. Every variable carries ``units
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import numpy as np
 import xarray as xr
 
 from genoffload.errors import InputError
+from genoffload.io import write_atomic
 
 # name: (dims, units, description)
 VARIABLES: dict[str, tuple[tuple[str, ...], str, str]] = {
@@ -149,24 +148,15 @@ def validate(ds: xr.Dataset) -> None:
 
 
 def save(ds: xr.Dataset, path: Path | str) -> Path:
-    """Write a Dataset to NetCDF atomically (temporary file, then rename)."""
-    dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    try:
-        ds.to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return dest
+    """Write a Dataset to NetCDF-4 atomically (temporary file, then rename)."""
+    return write_atomic(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
 
 
 def open_netcdf(path: Path | str) -> xr.Dataset:
     """Read a NetCDF file fully into memory; a file that is not NetCDF raises InputError."""
     try:
-        with xr.open_dataset(path, engine="h5netcdf") as ds:
+        classic = Path(path).read_bytes()[:3] == b"CDF"
+        with xr.open_dataset(path, engine="scipy" if classic else "h5netcdf") as ds:
             return ds.load()
     except (OSError, ValueError) as exc:
         raise InputError("scenario", str(path),

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from genoffload.catalog import Catalog, load_catalog
 from genoffload.delay import shannon_rate
 from genoffload.errors import InputError
-from genoffload.scenario.config import _pydantic_error, make_config
+from genoffload.scenario.config import ScenarioConfig, _pydantic_error, make_config
 from genoffload.scenario.dataset import VARIABLES, assemble, open_netcdf, validate
 from genoffload.scenario.generate import default_deadlines, scenario_attrs
 from genoffload.scenario.tasks import attach_models
@@ -124,7 +124,7 @@ def _from_netcdf(path: Path, catalog: Catalog | None) -> xr.Dataset:
     for name in ("rate", "user_cell", "task_user", "service", "units"):
         if name not in ds:
             raise InputError(name, None, f"missing variable in {path.name}")
-    settings = {k: v for k, v in ds.attrs.items() if k not in ("Conventions",)}
+    settings = {k: v for k, v in ds.attrs.items() if k in ScenarioConfig.model_fields}
     doc = {
         "user_cell": ds["user_cell"].values.tolist(),
         "rate_bps": ds["rate"].values.tolist(),
@@ -134,7 +134,11 @@ def _from_netcdf(path: Path, catalog: Catalog | None) -> xr.Dataset:
         "tasks": [
             {"user": int(u), "service": str(s), "output_tokens": float(n),
              **({"quality_requirement": float(ds["quality_req"].values[i])}
-                if "quality_req" in ds else {})}
+                if "quality_req" in ds else {}),
+             **({"content_bytes": float(ds["content_bits"].values[i]) / 8}
+                if "content_bits" in ds else {}),
+             **({"deadline_s": float(ds["deadline"].values[i])}
+                if "deadline" in ds and np.isfinite(ds["deadline"].values[i]) else {})}
             for i, (u, s, n) in enumerate(zip(ds["task_user"].values, ds["service"].values,
                                               ds["units"].values, strict=True))
         ],

@@ -71,11 +71,12 @@ def generate(cfg: ScenarioConfig, catalog: Catalog | None = None) -> xr.Dataset:
     """
     catalog = catalog or load_catalog(cfg.catalog_models, cfg.catalog_services)
     rng = np.random.default_rng(cfg.seed)
-    sites = geometry.hex_sites(cfg.sites, cfg.isd_m)
+    isd = cfg.env("isd_m")
+    sites = geometry.hex_sites(cfg.sites, isd)
     n_cells = sites.shape[0]
     h_bs, h_ut = cfg.env("bs_height_m"), cfg.ue_height_m
-    edge_min = cfg.cell_edge_ring * cfg.isd_m / 2 if cfg.placement == "cell-edge" else 0.0
-    offsets = [geometry.drop_users(rng, cfg.users, cfg.isd_m, cfg.env("min_distance_m"), edge_min)
+    edge_min = cfg.cell_edge_ring * isd / 2 if cfg.placement == "cell-edge" else 0.0
+    offsets = [geometry.drop_users(rng, cfg.users, isd, cfg.env("min_distance_m"), edge_min)
                for _ in range(n_cells)]
     user_cell = np.repeat(np.arange(n_cells), cfg.users)
     xy = np.vstack([sites[j] + off for j, off in enumerate(offsets)])
