@@ -27,6 +27,6 @@ class InputError(ValueError):
         if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
             value = value.item()  # numpy scalar: show the plain Python value
         shown = repr(value)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
+        if len(shown) > 80:  # keep both ends: a long path keeps its file name
+            shown = shown[:38] + "..." + shown[-39:]
         super().__init__(f"{field}: {reason} (got {shown})")

@@ -35,7 +35,7 @@ QualityTier = Literal["any", "edge", "cloud"]
 class ScenarioConfig(BaseModel):
     """Parameters of a generated scenario (units in the field names: ``_m``, ``_s``, ``_db``...)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     seed: int = Field(0, ge=0, description="seed of every random draw")
     # --- layout (TR 38.901 Table 7.2-1) ---
@@ -101,6 +101,10 @@ class ScenarioConfig(BaseModel):
         lo, hi = (tpu, tpu) if isinstance(tpu, int) else tpu
         if lo < 0 or hi < lo:
             raise ValueError(f"tasks_per_user must be n >= 0 or [min, max] with 0 <= min <= max, got {tpu}")
+        radius = self.env("isd_m") / 3**0.5
+        if self.env("min_distance_m") >= radius:
+            raise ValueError(f"min_distance_m {self.env('min_distance_m')} must be below the cell "
+                             f"radius ISD/sqrt(3) = {radius:.1f} m")
         if self.rbs is None and self.bandwidth_mhz not in NRB_TABLE[self.scs_khz]:
             raise ValueError(
                 f"bandwidth_mhz {self.bandwidth_mhz} has no N_RB at {self.scs_khz} kHz in TS 38.101-1"

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from genoffload.catalog import Catalog, load_catalog
 from genoffload.delay import shannon_rate
@@ -49,21 +49,47 @@ class ExplicitScenario(BaseModel):
     rate_bps: list[list[float]] | None = None
     gain: list[list[float]] | None = None
     tx_power_w: float | list[float] | None = None
-    noise_w: float | None = None
+    noise_w: float | None = Field(None, gt=0)
     interference_w: float | list[list[float]] = 0.0
     tasks: list[ExplicitTask]
     settings: dict[str, Any] = {}
 
 
+def _table(rows: list[list[float]], name: str, n_user: int) -> np.ndarray:
+    """A [user][rb] table as a 2-D array; ragged or wrongly sized tables raise InputError."""
+    if len(rows) != n_user:
+        raise InputError(name, len(rows), f"must have {n_user} rows (one per user_cell entry)")
+    widths = {len(r) for r in rows}
+    if len(widths) > 1:
+        bad = next(i for i, r in enumerate(rows) if len(r) != len(rows[0]))
+        raise InputError(f"{name}[{bad}]", len(rows[bad]), f"row length differs from row 0 ({len(rows[0])})")
+    return np.asarray(rows, dtype=float).reshape(n_user, -1)
+
+
+def _per_rb(value: float | list[float], name: str, n_rb: int) -> np.ndarray:
+    """A scalar or a per-RB list as an array of ``n_rb`` values."""
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim == 0:
+        return np.full(n_rb, float(arr))
+    if arr.shape != (n_rb,):
+        raise InputError(name, int(arr.size), f"must be one number or a list of {n_rb} (one per RB)")
+    return arr
+
+
 def _rate_from_gains(doc: ExplicitScenario, n_user: int, log_base: float) -> np.ndarray:
     if doc.gain is None or doc.tx_power_w is None or doc.noise_w is None:
         raise InputError("rate_bps", None, "give rate_bps, or gain with tx_power_w and noise_w")
-    gain = np.asarray(doc.gain, dtype=float)
-    if gain.ndim != 2 or gain.shape[0] != n_user:
-        raise InputError("gain", list(gain.shape), f"must be a [user][rb] table with {n_user} rows")
-    bw = np.broadcast_to(np.asarray(doc.rb_bandwidth_hz, dtype=float), gain.shape[1:])
-    signal = np.asarray(doc.tx_power_w, dtype=float) * gain
-    sinr = signal / (np.asarray(doc.interference_w, dtype=float) + doc.noise_w)
+    gain = _table(doc.gain, "gain", n_user)
+    n_rb = gain.shape[1]
+    bw = _per_rb(doc.rb_bandwidth_hz, "rb_bandwidth_hz", n_rb)
+    power = _per_rb(doc.tx_power_w, "tx_power_w", n_rb)
+    if (power < 0).any() or (gain < 0).any():
+        raise InputError("tx_power_w" if (power < 0).any() else "gain",
+                         float(min(power.min(), gain.min())), "must be >= 0")
+    signal = power[None, :] * gain
+    interference = (np.asarray(doc.interference_w, dtype=float) if isinstance(doc.interference_w, float)
+                    else _table(doc.interference_w, "interference_w", n_user))
+    sinr = signal / (interference + doc.noise_w)
     return shannon_rate(bw[None, :], sinr, log_base)
 
 
@@ -79,14 +105,11 @@ def from_document(raw: Any, catalog: Catalog | None = None, where: str = "scenar
     catalog = catalog or load_catalog(cfg.catalog_models, cfg.catalog_services)
     n_user = len(doc.user_cell)
     if doc.rate_bps is not None:
-        rate = np.asarray(doc.rate_bps, dtype=float)
-        if rate.ndim != 2 or rate.shape[0] != n_user:
-            raise InputError("rate_bps", list(rate.shape),
-                             f"must be a [user][rb] table with {n_user} rows (one per user_cell entry)")
+        rate = _table(doc.rate_bps, "rate_bps", n_user)
     else:
         rate = _rate_from_gains(doc, n_user, cfg.log_base)
     n_rb = rate.shape[1]
-    bw = np.broadcast_to(np.asarray(doc.rb_bandwidth_hz, dtype=float), (n_rb,)).copy()
+    bw = _per_rb(doc.rb_bandwidth_hz, "rb_bandwidth_hz", n_rb)
     tasks_in: dict[str, Any] = {
         "task_user": np.array([t.user for t in doc.tasks], dtype=int),
         "service": np.array([t.service for t in doc.tasks], dtype=str),
