@@ -136,7 +136,8 @@ class ScenarioConfig(BaseModel):
 
 def _pydantic_error(err: ValidationError, prefix: str = "config") -> InputError:
     first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"]) or "(root)"
+    loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"]).lstrip(".")
+    loc = loc or "(root)"
     value = first.get("input")
     msg = first["msg"]
     if first["type"] == "extra_forbidden":

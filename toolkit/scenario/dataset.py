@@ -131,6 +131,12 @@ def validate(ds: xr.Dataset) -> None:
         if (~np.isfinite(col) | (col < 0)).any():
             i = _first_bad(~np.isfinite(col) | (col < 0))
             raise InputError(f"tasks[{i}].{name}", float(col[i]), "must be finite and >= 0")
+    if "deadline" in ds:
+        dl = np.asarray(ds["deadline"].values, dtype=float)
+        bad = ~np.isnan(dl) & ~(dl > 0)
+        if bad.any():
+            i = _first_bad(bad)
+            raise InputError(f"tasks[{i}].deadline_s", float(dl[i]), "must be > 0 seconds")
     req = np.asarray(ds["quality_req"].values, dtype=float)
     best = np.maximum(ds["quality_edge"].values, ds["quality_cloud"].values)
     bad = ~np.isfinite(req) | (req > best + 1e-12)

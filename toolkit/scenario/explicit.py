@@ -33,8 +33,8 @@ class ExplicitTask(BaseModel):
     service: str
     output_tokens: float
     quality_requirement: float | None = None
-    content_bytes: float | None = None
-    deadline_s: float | None = None
+    content_bytes: float | None = Field(None, ge=0)
+    deadline_s: float | None = Field(None, gt=0)
 
 
 class ExplicitScenario(BaseModel):
@@ -89,6 +89,8 @@ def _rate_from_gains(doc: ExplicitScenario, n_user: int, log_base: float) -> np.
     signal = power[None, :] * gain
     interference = (np.asarray(doc.interference_w, dtype=float) if isinstance(doc.interference_w, float)
                     else _table(doc.interference_w, "interference_w", n_user))
+    if (interference < 0).any():
+        raise InputError("interference_w", float(interference.min()), "must be >= 0")
     sinr = signal / (interference + doc.noise_w)
     return shannon_rate(bw[None, :], sinr, log_base)
 
@@ -104,6 +106,8 @@ def from_document(raw: Any, catalog: Catalog | None = None, where: str = "scenar
     cfg = make_config(doc.settings, prefix="settings")
     catalog = catalog or load_catalog(cfg.catalog_models, cfg.catalog_services)
     n_user = len(doc.user_cell)
+    if n_user == 0:
+        raise InputError("user_cell", [], "needs at least one user")
     if doc.rate_bps is not None:
         rate = _table(doc.rate_bps, "rate_bps", n_user)
     else:
