@@ -151,7 +151,9 @@ def task_costs(cd: CellData, alpha: BArr, cap: FArr,
     radio = total - g
     dl = cd.deadline[sel].reshape(-1, *extra)
     if cd.fam.slo == "soft":
-        pen = cd.fam.slo_weight * np.maximum(total - dl, 0.0)
+        with np.errstate(invalid="ignore"):  # inf - inf where a task has no deadline
+            late = np.where(np.isfinite(dl), np.maximum(total - dl, 0.0), 0.0)
+        pen = cd.fam.slo_weight * late
         total, radio = total + pen, radio + pen
     elif cd.fam.slo == "hard":
         total = np.where(total > dl + SLO_TOL_MS, np.inf, total)

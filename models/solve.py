@@ -1,16 +1,20 @@
 """Exact solution of problem (4): per-cell outer approximation with HiGHS (Pyomo persistent).
 
 Per cell: a PF + quality-rule incumbent improved by local search; the MILP of
-:mod:`genoffload.models.joint` with tangents of ``1000 / C`` on a geometric grid around the
-incumbent's capacities; HiGHS (``pyomo.contrib.solver`` persistent interface, warm-started)
-re-solved after adding tangents at each new MILP solution. The lower bound is HiGHS's dual
-bound, the upper bound the evaluator's objective at the incumbent; the loop stops when their
-difference is at most ``gap`` times the z-dependent part (the evaluator's ``radio_part``).
+:mod:`genoffload.models.joint` with tangents of ``1000 / C`` on a geometric grid and at the
+incumbent's capacities; HiGHS (``pyomo.contrib.solver`` persistent interface, warm-started,
+presolve and the root reduced-cost heuristic off) re-solved after adding tangents at the
+capacities of every improving MILP solution of the round. HiGHS callbacks evaluate each
+improving solution exactly and interrupt HiGHS as soon as the stopping rule holds. The lower
+bound is HiGHS's dual bound, the upper bound the evaluator's objective at the incumbent; the
+loop stops when their difference is at most ``gap`` times the z-dependent part (the
+evaluator's ``radio_part``). See docs/solver.md for the measurements behind the settings.
 """
 
 from __future__ import annotations
 
 import enum
+import logging
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -31,6 +35,23 @@ FINE_STEP = 0.01  # relative spacing of the fine tangent grid around the incumbe
 FINE_HALF = 0  # fine tangents on each side (0: only at the incumbent; measured fastest)
 COARSE_RATIO = 2.0  # ratio of the coarse grid from C_min to C_max [1]
 MAX_ROUNDS = 60
+SEED_LP_ROUNDS = 0  # Kelley rounds on the LP relaxation before the first MILP (measured: no gain)
+SEED_TOL = 1e-3  # relative distance below which an LP capacity gets no new tangent [1]
+USE_CALLBACKS = True  # certify inside HiGHS (interrupt) and cut at every improving solution
+# HiGHS options (measured, docs/solver.md): presolve re-runs on every OA round and its
+# reductions trigger root restarts; the root reduced-cost sub-MIP heuristic dominated the time.
+HIGHS_OPTIONS: dict[str, Any] = {"presolve": "off", "mip_heuristic_run_root_reduced_cost": False}
+
+
+class _OwnInterrupt(logging.Filter):
+    """Drop Pyomo's warning about HiGHS's ``kInterrupt`` status: the solver loop interrupts
+    HiGHS itself once the gap is certified (see :meth:`_CellSolver._on_interrupt`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "kInterrupt" not in record.getMessage()
+
+
+logging.getLogger("pyomo.contrib.solver.solvers.highs").addFilter(_OwnInterrupt())
 
 
 class Status(enum.StrEnum):
@@ -140,6 +161,9 @@ class _CellSolver:
                       "extract_s": 0.0}
         self.points: dict[int, list[float]] = {}
         self.n_cuts = 0
+        self.gap, self.cert_lb = 0.0, -math.inf
+        self.pending: list[np.ndarray] = []  # capacities of MILP solutions without tangents
+        self.cb_error: Exception | None = None
 
     def incumbent(self, z0: np.ndarray, a0: np.ndarray) -> None:
         t = time.perf_counter()
@@ -179,25 +203,103 @@ class _CellSolver:
         opt.set_instance(m)
         self.times["transfer_s"] += time.perf_counter() - t
 
+    def _columns(self) -> None:
+        """HiGHS column of every z and alpha (-1: not a column) and the fixed values."""
+        colmap = self.opt._pyomo_var_to_solver_var_map
+        vs = self.zvars + self.avars
+        self.cols = np.array([colmap.get(id(v), -1) for v in vs], dtype=np.int64)
+        self.colvals = np.array([float(v.value) if v.fixed and v.value is not None else 0.0
+                                 for v in vs])
+
+    def _decode(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(z, alpha) of a HiGHS column vector."""
+        vals = np.where(self.cols >= 0, x[np.maximum(self.cols, 0)], self.colvals) > 0.5
+        nz = self.cd.n_user * self.cd.n_rb
+        return vals[:nz].reshape(self.z.shape), vals[nz:]
+
+    def _consider(self, z: np.ndarray, a: np.ndarray) -> None:
+        """Evaluate an integer solution exactly; keep it if better; queue its capacities."""
+        cost, radio = data.cell_cost(self.cd, z, a)
+        if cost < self.ub:
+            self.z, self.a, self.ub, self.radio = z, a, cost, radio
+        self.pending.append((self.cd.rate * z).sum(axis=1))
+
+    def _certified(self, lb: float) -> bool:
+        """The stopping rule: ``UB - LB <= gap * radio_part`` plus a numerical floor [ms]
+        relative to the model objective (``UB - offset``); never with an infeasible UB."""
+        if not math.isfinite(self.ub):
+            return False
+        floor = max(1e-6, 1e-9 * abs(self.ub - self.m.offset))
+        return self.ub - lb <= self.gap * self.radio + floor
+
+    def _on_solution(self, e: Any) -> None:  # HiGHS callback: improving MILP solution
+        try:
+            self._consider(*self._decode(np.asarray(e.data_out.mip_solution)))
+        except Exception as exc:  # never raise into HiGHS
+            self.cb_error = exc
+
+    def _on_interrupt(self, e: Any) -> None:  # HiGHS callback: stop once certified
+        lb = float(e.data_out.mip_dual_bound) + self.m.offset
+        if self._certified(lb):
+            self.cert_lb = max(self.cert_lb, lb)
+            e.interrupt()
+
     def _warm_start(self) -> None:
         """Hand the incumbent's integer values to HiGHS (it completes the continuous part)."""
-        colmap = getattr(self.opt, "_pyomo_var_to_solver_var_map", None)
-        if colmap is None or not math.isfinite(self.ub):
+        if not math.isfinite(self.ub):
             return
         vals = np.concatenate([self.z.ravel(), self.a]).astype(float)
-        idx, val = [], []
-        for v, x in zip(self.zvars + self.avars, vals, strict=True):
-            if not v.fixed:
-                idx.append(colmap[id(v)])
-                val.append(x)
-        self.opt._solver_model.setSolution(len(idx), np.array(idx, dtype=np.int32),
-                                           np.array(val, dtype=float))
+        sel = self.cols >= 0
+        idx = self.cols[sel].astype(np.int32)
+        self.opt._solver_model.setSolution(len(idx), idx, vals[sel])
+
+    def _seed_lp(self, deadline: float) -> None:
+        """Kelley rounds on the continuous relaxation: tangents at its capacities ``C*_k``."""
+        m = self.m
+        cvars = [m.C[k] for k in m.radio_users]
+        for _ in range(SEED_LP_ROUNDS):
+            if time.perf_counter() >= deadline:
+                return
+            t = time.perf_counter()
+            res = self.opt.solve(m, threads=self.threads, load_solutions=False,
+                                 raise_exception_on_nonoptimal_result=False,
+                                 solver_options={**HIGHS_OPTIONS, "solve_relaxation": True})
+            self.times["solve_s"] += time.perf_counter() - t
+            if map_status(res.termination_condition) != Status.OPTIMAL:
+                return
+            res.solution_loader.load_vars(cvars)
+            new = []
+            for k, v in zip(m.radio_users, cvars, strict=True):
+                c = float(v.value)
+                if c > 0 and min(abs(p / c - 1) for p in self.points[k]) > SEED_TOL:
+                    self.points[k].append(c)
+                    new += joint.add_tangents(m, k, [c])
+            if not new:
+                return
+            self.opt.add_constraints(new)
+            self.n_cuts += len(new)
 
     def run(self, gap: float, deadline: float) -> tuple[Status, float, int]:
         """Outer-approximation loop; returns (status, lower bound [ms], rounds)."""
-        cd, m = self.cd, self.m
+        self.gap, self.cert_lb = gap, -math.inf
+        self.pending, self.cb_error = [], None
+        self._columns()
+        h = self.opt._solver_model
+        if not USE_CALLBACKS:
+            return self._loop(deadline)
+        h.cbMipImprovingSolution.subscribe(self._on_solution)
+        h.cbMipInterrupt.subscribe(self._on_interrupt)
+        try:
+            return self._loop(deadline)
+        finally:
+            h.cbMipImprovingSolution.unsubscribe(self._on_solution)
+            h.cbMipInterrupt.unsubscribe(self._on_interrupt)
+
+    def _loop(self, deadline: float) -> tuple[Status, float, int]:
+        m, gap, h = self.m, self.gap, self.opt._solver_model
         lb, status, rounds = -math.inf, Status.ERROR, 0
         shrink = 0.5
+        self._seed_lp(deadline)
         for rounds in range(1, MAX_ROUNDS + 1):
             left = deadline - time.perf_counter()
             if left <= 0:
@@ -209,30 +311,31 @@ class _CellSolver:
             res = self.opt.solve(
                 m, threads=self.threads, time_limit=left if math.isfinite(left) else None,
                 rel_gap=0.0, abs_gap=max(shrink * target, 1e-9) if math.isfinite(target) else 1e-6,
-                load_solutions=False, raise_exception_on_nonoptimal_result=False)
+                load_solutions=False, raise_exception_on_nonoptimal_result=False,
+                solver_options={**HIGHS_OPTIONS, "solve_relaxation": False})
             self.times["solve_s"] += time.perf_counter() - t
             t = time.perf_counter()
+            if self.cb_error is not None:
+                raise self.cb_error
             st = map_status(res.termination_condition)
+            certified = self.cert_lb > -math.inf
             if st == Status.INFEASIBLE:
                 return st, lb, rounds
             if res.objective_bound is not None and math.isfinite(res.objective_bound):
                 lb = max(lb, float(res.objective_bound) + m.offset)
+            lb = max(lb, self.cert_lb)
+            if res.incumbent_objective is not None and not certified:
+                x = np.asarray(h.getSolution().col_value)
+                self._consider(*self._decode(x))
             new = []
-            if res.incumbent_objective is not None:
-                res.solution_loader.load_vars(self.zvars + self.avars)
-                z = np.array([v.value for v in self.zvars], dtype=float).reshape(self.z.shape) > 0.5
-                a = np.array([v.value for v in self.avars], dtype=float) > 0.5
-                cost, radio = data.cell_cost(cd, z, a)
-                if cost < self.ub:
-                    self.z, self.a, self.ub, self.radio = z, a, cost, radio
-                cap = (cd.rate * z).sum(axis=1)
+            for cap in self.pending:
                 for k in m.radio_users:
                     if cap[k] > 0 and min(abs(p / cap[k] - 1) for p in self.points[k]) > 1e-9:
                         self.points[k].append(float(cap[k]))
                         new += joint.add_tangents(m, k, [float(cap[k])])
+            self.pending = []
             self.times["extract_s"] += time.perf_counter() - t
-            floor = max(1e-6, 1e-9 * abs(self.ub))  # numerical floor [ms]
-            if self.ub - lb <= gap * self.radio + floor:
+            if self._certified(lb):
                 status = Status.OPTIMAL
                 break
             if st != Status.OPTIMAL:

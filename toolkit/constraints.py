@@ -114,4 +114,6 @@ def deadlines(ds: xr.Dataset) -> NDArray[np.float64]:
 
 def slo_excess(t_total: NDArray[Any], deadline: NDArray[Any]) -> NDArray[np.float64]:
     """Lateness ``max(0, t_i - deadline_i)`` [s]."""
-    return np.maximum(np.asarray(t_total, dtype=float) - deadline, 0.0)
+    t = np.asarray(t_total, dtype=float)
+    with np.errstate(invalid="ignore"):  # inf - inf: a starved task without a deadline
+        return np.where(np.isfinite(deadline), np.maximum(t - deadline, 0.0), 0.0)
