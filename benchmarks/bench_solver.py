@@ -170,7 +170,8 @@ def main() -> None:
             gabs = r["objective"] - r["bound"]
             print(f"{'':<16}{'':>6} {meth:<9}{r['status']:<11}{r['objective']:>15.6f}"
                   f"{gabs:>12.2e}{gabs / s.radio_part:>10.1e}{r['time']:>9.2f}{'':>9}"
-                  f"{r.get('rounds', ''):>7}  d_obj={r['objective'] - s.objective:+.2e}")
+                  f"{r.get('rounds', ''):>7}  d_obj={r['objective'] - s.objective:+.2e}"
+                  f"  time ratio={r['time'] / s.total_s:.1f}x")
     paper = [t for n, t in rows if n.startswith("paper")]
     print(f"\nmedian paper-scale (20x106) time: {statistics.median(paper):.2f} s (target <= 2 s)")
     u100 = [t for n, t in rows if n == "u100x106"]
