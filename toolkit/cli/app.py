@@ -10,7 +10,7 @@ import typer
 
 from genoffload import __version__
 from genoffload.cli import evaluate_cmd as ev
-from genoffload.cli import scenario_cmd, solve_cmd
+from genoffload.cli import icl_cmd, scenario_cmd, solve_cmd
 from genoffload.cli.common import console, user_errors
 from genoffload.policies import POLICIES
 
@@ -21,6 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(scenario_cmd.app, name="scenario")
+app.add_typer(icl_cmd.app, name="icl")
 app.command("evaluate")(ev.evaluate_cmd)
 app.command("solve")(solve_cmd.solve_cmd)
 

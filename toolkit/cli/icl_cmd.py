@@ -1,0 +1,153 @@
+"""``genoffload icl run``: an online episode driven by the ICL offloading policy."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from genoffload.cli.common import console, jsonable, user_errors, write_atomic
+from genoffload.errors import InputError
+
+app = typer.Typer(help="In-context-learning offloading policy (paper Sec. III).",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+@app.callback()
+def _icl() -> None:
+    """In-context-learning offloading policy (paper Sec. III)."""
+
+
+def _scenario(path: Path | None) -> Any:
+    from genoffload.scenario import make_config, read_config_file
+
+    if path is None:
+        return make_config({})
+    return make_config(read_config_file(path), prefix="config")
+
+
+def _model(spec: str, threads: int | None) -> Any:
+    from genoffload.llm import MissingDependencyError, build_chat_model, parse_llm_spec
+
+    parsed = parse_llm_spec(spec)
+    try:
+        return build_chat_model(parsed, n_threads=threads) if parsed.provider == "embedded" \
+            else build_chat_model(parsed)
+    except (MissingDependencyError, FileNotFoundError) as err:
+        raise InputError("llm", spec, str(err).removeprefix("llm: ")) from None
+
+
+def summary_table(stats: dict[str, Any], title: str) -> Any:
+    """The closing summary as a rich table."""
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False)
+    rows = [("mean reward [s]", f"{stats['mean_reward']:.3f}"),
+            ("optimal reward [s]", f"{stats['optimal_reward']:.3f}"),
+            ("regret [s]", f"{stats['regret']:.3f}"),
+            ("success rate", f"{stats['success_rate']:.1%}"),
+            ("tail reward ratio (last 20 %)", f"{stats['tail_reward_ratio']:.1%}"),
+            ("tail success rate", f"{stats['tail_success_rate']:.1%}"),
+            ("decisions (llm / explore / fallback)",
+             f"{stats['decisions']} ({stats['llm']} / {stats['explorations']} / {stats['fallbacks']})"),
+            ("median LLM latency [ms]", f"{1e3 * stats['median_llm_latency_s']:.1f}"),
+            ("decisions/s", f"{stats['decisions_per_s']:.1f}")]
+    for k, v in rows:
+        table.add_row(k, v)
+    return table
+
+
+@app.command("run")
+@user_errors
+def run_cmd(
+    scenario: Annotated[Path | None, typer.Argument(
+        help="scenario config (TOML/JSON); default: the paper setting")] = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="output folder")] = Path("runs/icl"),
+    llm: Annotated[str, typer.Option(
+        help="embedded | embedded:PATH | openai:MODEL@URL | ollama:MODEL | fake:A,B")] = "embedded",
+    steps: Annotated[int, typer.Option(help="episode steps")] = 300,
+    replay: Annotated[str, typer.Option(
+        help="prioritized (the paper) or latest (baseline 1)")] = "prioritized",
+    epsilon: Annotated[str, typer.Option(
+        help="constant:EPS | linear:START:FLOOR:STEPS | exp:START:FLOOR:HALFLIFE (constant:0 = "
+             "baseline 2)")] = "",
+    examples: Annotated[int, typer.Option(help="most examples in a prompt")] = 20,
+    seed: Annotated[int, typer.Option(help="random seed of the episode")] = 0,
+    token_noise: Annotated[float, typer.Option(help="relative std of the estimated output size")] = 0.0,
+    labels: Annotated[str, typer.Option(help="decision words LOCAL,OFFLOAD")] = "edge,cloud",
+    keywords: Annotated[str, typer.Option(help="extra keywords: link, load (comma-separated)")] = "",
+    calibrate: Annotated[bool, typer.Option(help="contrastive/content-free calibration")] = True,
+    threads: Annotated[int, typer.Option(help="CPU threads of the embedded model")] = 1,
+    arrival_prob: Annotated[float, typer.Option(help="task request probability per user and step")] = 0.05,
+) -> None:
+    """Run an online episode with the ICL policy; write DIR/episode.nc and DIR/summary.json."""
+    from pydantic import ValidationError
+
+    from genoffload.episode import EpisodeConfig, run_episode, summary
+    from genoffload.policies.icl import DEFAULT_EPSILON, ICLPolicy, ICLSettings, parse_epsilon
+
+    # --- validate everything before loading a model or touching the output folder ---
+    if steps < 1:
+        raise InputError("steps", steps, "must be >= 1")
+    if threads < 1:
+        raise InputError("threads", threads, "must be >= 1")
+    if output.exists() and not output.is_dir():
+        raise InputError("output", str(output), "exists and is not a folder")
+    schedule = parse_epsilon(epsilon or DEFAULT_EPSILON)
+    words = tuple(w.strip() for w in labels.split(","))
+    if len(words) != 2:
+        raise InputError("labels", labels, "expected two words LOCAL,OFFLOAD")
+    extras = tuple(w.strip() for w in keywords.split(",") if w.strip())
+    settings = ICLSettings(replay=replay, epsilon=schedule.spec, max_examples=examples,
+                           labels=words, extras=extras, calibrate=calibrate)
+    try:
+        config = EpisodeConfig(steps=steps, seed=seed, token_noise=token_noise, arrival_prob=arrival_prob)
+    except ValidationError as err:
+        first = err.errors()[0]
+        name = {"token_noise": "token-noise", "arrival_prob": "arrival-prob"}.get(
+            str(first["loc"][0]), str(first["loc"][0]))
+        raise InputError(name, first.get("input"), first["msg"]) from None
+    base = _scenario(scenario)
+
+    out = console()
+    t_load = time.perf_counter()
+    model = _model(llm, threads)
+    policy = ICLPolicy(model, settings)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    t0 = time.perf_counter()
+    with Progress(TextColumn("[bold]icl[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=out, transient=True) as bar:
+        task = bar.add_task("", total=steps)
+
+        def progress(t: int, info: dict[str, float]) -> None:
+            c = policy.counters
+            bar.update(task, completed=t + 1, description=(
+                f"reward {info['reward']:7.2f}  pool {len(policy.pool):3d}  "
+                f"llm {c.llm} explore {c.explore} fallback {c.fallback}"))
+
+        ds = run_episode(base, policy, config, progress=progress)
+    elapsed = time.perf_counter() - t0
+    stats = summary(ds)
+    sources = ds["source"].values
+    llm_lat = ds["latency_s"].values[sources == "llm"]
+    stats.update({
+        "decisions": int(ds.sizes["decision"]),
+        "llm": int((sources == "llm").sum()),
+        "median_llm_latency_s": float(sorted(llm_lat)[len(llm_lat) // 2]) if llm_lat.size else 0.0,
+        "decisions_per_s": ds.sizes["decision"] / elapsed if elapsed > 0 else 0.0,
+        "elapsed_s": elapsed,
+        "load_s": t0 - t_load,
+    })
+    ds.attrs.update({"llm": llm, "icl_settings": json.dumps(jsonable(policy.describe()["settings"]))})
+    output.mkdir(parents=True, exist_ok=True)
+    write_atomic(output / "episode.nc", lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
+    doc = {"summary": stats, "llm": llm, "policy": policy.describe(),
+           "episode": config.model_dump(), "scenario": str(scenario) if scenario else "paper setting"}
+    write_atomic(output / "summary.json",
+                 lambda tmp: tmp.write_text(json.dumps(jsonable(doc), indent=2) + "\n"))
+    out.print(summary_table(stats, f"ICL episode ({replay} replay, epsilon {schedule.spec}, {llm})"))
+    out.print(f"wrote {output / 'episode.nc'} and {output / 'summary.json'}")

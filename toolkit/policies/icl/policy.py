@@ -1,0 +1,275 @@
+"""The ICL offloading policy: an online policy for :func:`genoffload.episode.run_episode`.
+
+Per task of a step: with probability ``eps(t)`` a random decision (source ``explore``), else the
+LLM decides from the meta prompt (source ``llm``): by candidate scoring (eqs. 5-6) when the model
+can score, optionally calibrated against a content-free query, otherwise through the runnable
+``prompt | model | parser``. Errors and unparsable replies are retried ``max_retries`` times,
+then the fallback policy (quality-rule) decides (source ``fallback``). After the step the
+outcomes become experiences, evaluated and stored by the replay (Steps 3-4).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import xarray as xr
+
+from genoffload.episode import Step, StepDecision
+from genoffload.errors import InputError
+from genoffload.llm import as_scorer, pick_candidate
+from genoffload.policies.base import Policy
+from genoffload.policies.heuristics import QualityRule
+from genoffload.policies.icl.experience import (
+    Experience,
+    Keywords,
+    check_extras,
+    make_pool,
+    step_keywords,
+)
+from genoffload.policies.icl.exploration import exploration_draws, parse_epsilon
+from genoffload.policies.icl.prompt import (
+    CHAT_TEMPLATE,
+    LabelParser,
+    Labels,
+    Prompt,
+    PromptBuilder,
+    estimate_tokens,
+)
+
+SCORING_MODES = ("auto", "on", "off")
+CALIBRATIONS = ("no-hint", "always", "off")
+DEFAULT_EPSILON = "exp:0.3:0.01:25"
+"""Default schedule: 30 % exploration halving every 25 steps, 1 % from step ~108 on."""
+
+
+@dataclass(frozen=True)
+class ICLSettings:
+    """Settings of :class:`ICLPolicy`.
+
+    Attributes
+    ----------
+    replay : {'prioritized', 'latest'}
+        The paper's prioritized replay, or baseline 1 (the latest ``max_examples``).
+    epsilon : str
+        Exploration schedule (:func:`~genoffload.policies.icl.exploration.parse_epsilon`);
+        ``constant:0`` is baseline 2.
+    max_examples : int
+        Most examples in the prompt (and the size of the ``latest`` pool).
+    max_prompt_tokens : int
+        Token budget of a prompt [tokens].
+    labels : tuple[str, str]
+        Decision words (local, offload).
+    calibrate : {'no-hint', 'always', 'off'}
+        Calibrate candidate scores against a content-free query (scoring models only):
+        for queries without a repeated example (``no-hint``), for every query, or never.
+    scoring : {'auto', 'on', 'off'}
+        Candidate scoring when the model supports it (auto), always (on), never (off: the
+        runnable chain with a strict parser).
+    repeat_match : bool
+        Repeat relevant Good examples just before the query (the one with the query's
+        keywords, else the latest of the same service type).
+    match_repeats : int
+        How many times each repeated example is written.
+    extras : tuple[str, ...]
+        Extra keywords: ``link``, ``load``.
+    max_retries : int
+        Retries of a failed LLM decision before the fallback.
+    """
+
+    replay: str = "prioritized"
+    epsilon: str = DEFAULT_EPSILON
+    max_examples: int = 20
+    max_prompt_tokens: int = 2048
+    labels: tuple[str, str] = ("edge", "cloud")
+    calibrate: str = "no-hint"
+    scoring: str = "auto"
+    repeat_match: bool = True
+    match_repeats: int = 2
+    extras: tuple[str, ...] = ()
+    max_retries: int = 2
+
+    def __post_init__(self) -> None:
+        if self.replay not in ("prioritized", "latest"):
+            raise InputError("replay", self.replay, "unknown replay (known: latest, prioritized)")
+        if self.scoring not in SCORING_MODES:
+            raise InputError("scoring", self.scoring, f"must be one of {', '.join(SCORING_MODES)}")
+        if self.max_examples < 1:
+            raise InputError("examples", self.max_examples, "must be >= 1")
+        if isinstance(self.calibrate, bool):
+            object.__setattr__(self, "calibrate", "always" if self.calibrate else "off")
+        if self.calibrate not in CALIBRATIONS:
+            raise InputError("calibrate", self.calibrate, f"must be one of {', '.join(CALIBRATIONS)}")
+        if self.match_repeats < 1:
+            raise InputError("match_repeats", self.match_repeats, "must be >= 1")
+        if self.max_retries < 0:
+            raise InputError("max_retries", self.max_retries, "must be >= 0")
+        parse_epsilon(self.epsilon)
+        check_extras(self.extras)
+        Labels(*self.labels)
+
+
+@dataclass
+class Counters:
+    """What the policy did so far."""
+
+    llm: int = 0
+    explore: int = 0
+    fallback: int = 0
+    errors: int = 0
+    retries: int = 0
+    good: int = 0
+    bad: int = 0
+    calibrations: int = 0
+    last_error: str = ""
+    errors_by_type: dict[str, int] = field(default_factory=dict)
+
+
+class ICLPolicy:
+    """In-context-learning offloading policy (paper Sec. III) for the online episode runner.
+
+    Parameters
+    ----------
+    model : BaseChatModel
+        Any LangChain chat model (see :func:`genoffload.llm.build_chat_model`).
+    settings : ICLSettings, optional
+        Replay, exploration, budget, labels, scoring.
+    fallback : Policy, optional
+        Decides when the LLM fails; default quality-rule.
+    """
+
+    name: ClassVar[str] = "icl"
+
+    def __init__(self, model: Any, settings: ICLSettings | None = None,
+                 fallback: Policy | None = None) -> None:
+        self.settings = s = settings or ICLSettings()
+        self.model = model
+        self.labels = Labels(*s.labels)
+        self.schedule = parse_epsilon(s.epsilon)
+        self.pool = make_pool(s.replay, s.max_examples)
+        self.fallback = fallback or QualityRule()
+        self.scorer = as_scorer(model) if s.scoring != "off" else None
+        if s.scoring == "on" and self.scorer is None:
+            raise InputError("scoring", "on", "the model cannot score candidates")
+        count = getattr(self.scorer, "tokenize_candidate", None)
+        self.builder = PromptBuilder(
+            self.labels, s.max_examples, s.max_prompt_tokens, s.repeat_match,
+            (lambda text: len(count(text))) if callable(count) else estimate_tokens,
+            max_related=1, match_repeats=s.match_repeats)
+        self.chain = None if self.scorer else CHAT_TEMPLATE | model | LabelParser.for_labels(self.labels)
+        self.counters = Counters()
+        self._calibration: dict[str, list[float]] = {}
+        self._keywords: dict[int, list[Keywords]] = {}
+
+    # --- the OnlinePolicy protocol -------------------------------------------------------
+    def act(self, step: Step) -> StepDecision:
+        n = step.scenario.sizes["task"]
+        keywords = step_keywords(step.scenario, step.z, step.est_units, self.settings.extras)
+        self._keywords = {step.index: keywords}
+        explore, coin = exploration_draws(step.rng, n, self.schedule(step.index))
+        alpha = np.zeros(n, dtype=bool)
+        source: list[str] = []
+        latency = np.zeros(n)
+        tokens = np.zeros(n, dtype=int)
+        rule: np.ndarray | None = None
+        for i in range(n):
+            if explore[i]:
+                alpha[i] = coin[i]
+                source.append("explore")
+                self.counters.explore += 1
+                continue
+            t0 = time.perf_counter()
+            offload, tokens[i] = self.decide(keywords[i])
+            if offload is None:
+                if rule is None:
+                    rule = np.asarray(self.fallback.decide(step.scenario, step.z).alpha, dtype=bool)
+                offload = bool(rule[i])
+                source.append("fallback")
+                self.counters.fallback += 1
+            else:
+                source.append("llm")
+                self.counters.llm += 1
+            alpha[i] = offload
+            latency[i] = time.perf_counter() - t0
+        return StepDecision(alpha, source, latency, tokens)
+
+    def observe(self, step: Step, decision: StepDecision, result: xr.Dataset) -> None:
+        keywords = self._keywords.get(step.index) or step_keywords(
+            step.scenario, step.z, step.est_units, self.settings.extras)
+        rewards = result["reward"].values
+        ok = result["constraints_ok"].values
+        for i, kw in enumerate(keywords):
+            exp = self.pool.add(Experience(kw, bool(decision.alpha[i]), float(rewards[i]),
+                                           bool(ok[i]), step.index))
+            if exp.good:
+                self.counters.good += 1
+            else:
+                self.counters.bad += 1
+
+    # --- one LLM decision ----------------------------------------------------------------
+    def prompt(self, keywords: Keywords) -> Prompt:
+        """The meta prompt for a query with these keywords, from the current pool."""
+        return self.builder.build(self.pool.examples(), keywords)
+
+    def decide(self, keywords: Keywords) -> tuple[bool | None, int]:
+        """The LLM's decision (True = offload) and the prompt size [tokens]; ``None`` = failed.
+
+        Every error (exception, timeout of the client, unparsable reply) is retried up to
+        ``max_retries`` times; it is counted, never raised.
+        """
+        prompt = self.prompt(keywords)
+        n_tokens = prompt.est_tokens
+        for attempt in range(1 + self.settings.max_retries):
+            if attempt:
+                self.counters.retries += 1
+            try:
+                if self.scorer is not None:
+                    return self._score(prompt)
+                assert self.chain is not None
+                return bool(self.chain.invoke(prompt.variables())), n_tokens
+            except Exception as err:  # an episode never crashes on the LLM
+                self.counters.errors += 1
+                kind = type(err).__name__
+                self.counters.errors_by_type[kind] = self.counters.errors_by_type.get(kind, 0) + 1
+                self.counters.last_error = f"{kind}: {err}"[:200]
+        return None, n_tokens
+
+    def _score(self, prompt: Prompt) -> tuple[bool, int]:
+        assert self.scorer is not None
+        candidates = [f" {w}" for w in self.labels.pair]
+        logprobs = list(self.scorer.score_candidates(prompt.text(), candidates))
+        stats = getattr(self.scorer, "last_scoring", None)
+        n_tokens = int(getattr(stats, "n_prompt", prompt.est_tokens))
+        if self.settings.calibrate == "always" or (self.settings.calibrate == "no-hint"
+                                                    and not prompt.tail):
+            base = self._content_free(prompt, candidates)
+            logprobs = [lp - b for lp, b in zip(logprobs, base, strict=False)]
+        return bool(pick_candidate(logprobs)), n_tokens
+
+    def _content_free(self, prompt: Prompt, candidates: list[str]) -> list[float]:
+        """Log-probabilities after the content-free query, cached per prompt prefix."""
+        key = prompt.prefix
+        base = self._calibration.get(key)
+        if base is None:
+            assert self.scorer is not None
+            base = list(self.scorer.score_candidates(prompt.content_free_text(), candidates))
+            self.counters.calibrations += 1
+            if len(self._calibration) >= 64:
+                self._calibration.clear()
+            self._calibration[key] = base
+        return base
+
+    # --- reporting -----------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        """How the LLM decides: ``scoring`` or ``chain``."""
+        return "scoring" if self.scorer is not None else "chain"
+
+    def describe(self) -> dict[str, Any]:
+        """Settings and counters, JSON-ready (for summary.json)."""
+        s = asdict(self.settings)
+        s["epsilon"] = self.schedule.spec
+        return {"settings": s, "mode": self.mode, "pool_size": len(self.pool),
+                "counters": asdict(self.counters)}
