@@ -51,7 +51,7 @@ class StepDecision:
     """A policy's decisions for the tasks of a step, with where each came from."""
 
     alpha: np.ndarray
-    source: list[str]  # per task: "llm", "explore", "fallback", "rule", "rl"
+    source: list[str]  # per task: "llm", "explore", "mask", "fallback", "rule", "rl"
     latency_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
     prompt_tokens: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
@@ -183,5 +183,6 @@ def summary(ds: xr.Dataset, tail: float = 0.2) -> dict[str, float]:
         "tail_success_rate": float(last["quality_ok"].astype(float).mean()),
         "fallbacks": int((sources == "fallback").sum()),
         "explorations": int((sources == "explore").sum()),
+        "masked": int((sources == "mask").sum()),
         "median_latency_s": float(np.median(lat)) if lat.size else 0.0,
     }

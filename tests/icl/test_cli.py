@@ -32,7 +32,7 @@ def test_run_writes_episode_and_summary(tmp_path: Path) -> None:
     assert doc["policy"]["settings"]["epsilon"] == "constant:0.25"
     with xr.open_dataset(out / "episode.nc", engine="h5netcdf") as ds:
         assert ds.sizes["decision"] == s["decisions"]
-        assert set(ds["source"].values.astype(str)) <= {"llm", "explore", "fallback"}
+        assert set(ds["source"].values.astype(str)) <= {"llm", "explore", "mask", "fallback"}
         assert ds.attrs["llm"] == "fake:edge,cloud,cloud"
     assert not list(out.glob(".*.tmp"))
 

@@ -157,14 +157,45 @@ def test_replay_and_exploration_converge_with_a_faithful_copier() -> None:
     the optimum; without exploration the first (wrong) decisions are never corrected."""
     base = make_config({"token_distribution": "fixed"})  # one size bucket: 6 keyword tuples
     cfg = EpisodeConfig(steps=80, seed=1)
-    explore = ICLPolicy(CopyScorer(), ICLSettings(epsilon="linear:0.6:0:60"))
-    s = summary(run_episode(base, explore, cfg))
-    assert s["tail_reward_ratio"] > 0.999 and s["tail_success_rate"] == 1.0
-    assert all(e.offload == (e.keywords[0] in ("science", "coding", "math"))
-               for e in explore.pool.examples())
-    greedy = ICLPolicy(CopyScorer(), ICLSettings(epsilon="constant:0"))
+    for settings in (ICLSettings(), ICLSettings(epsilon="linear:0.6:0:60", clock="step")):
+        explore = ICLPolicy(CopyScorer(), settings)
+        s = summary(run_episode(base, explore, cfg))
+        assert s["tail_reward_ratio"] > 0.999 and s["tail_success_rate"] == 1.0
+        assert all(e.offload == (e.keywords[0] in ("science", "coding", "math"))
+                   for e in explore.pool.examples())
+    greedy = ICLPolicy(CopyScorer(), ICLSettings(epsilon="constant:0", mask_bad=False))
     g = summary(run_episode(base, greedy, cfg))
     assert g["tail_reward_ratio"] < 0.5 and g["explorations"] == 0
+
+
+def test_untried_exploration_and_keyword_clock() -> None:
+    """A new keyword tuple explores for sure, then takes the decision it has not tried yet."""
+    base = make_config({"token_distribution": "fixed"})
+    policy = ICLPolicy(CopyScorer(), ICLSettings(epsilon="linear:1:0:2"))
+    ds = run_episode(base, policy, EpisodeConfig(steps=60, seed=3))
+    keys = list(zip(ds["service"].values.tolist(), ds["source"].values.tolist(),
+                    ds["alpha"].values.tolist(), strict=True))
+    for service in set(ds["service"].values.tolist()):
+        mine = [(src, a) for s, src, a in keys if s == service]
+        assert mine[0][0] == "explore"  # eps(0) = 1 on the keyword clock
+        if len(mine) > 1 and mine[1][0] == "explore":
+            assert mine[1][1] != mine[0][1]  # untried first
+        assert all(src != "explore" for src, _ in mine[2:])  # eps(2) = 0
+
+
+def test_mask_never_repeats_a_violation() -> None:
+    """After a quality miss at the edge for some keywords, the edge is not offered again."""
+    base = make_config({"token_distribution": "fixed"})
+    masked = ICLPolicy(CopyScorer(), ICLSettings(epsilon="constant:0"))
+    ds = run_episode(base, masked, EpisodeConfig(steps=60, seed=2))
+    ok = ds["quality_ok"].values
+    service = ds["service"].values
+    for s in set(service[~ok].tolist()):
+        assert (~ok[service == s]).sum() == 1  # one miss per tuple, then masked
+    assert (ds["source"].values == "mask").sum() == masked.counters.mask > 0
+    free = ICLPolicy(CopyScorer(), ICLSettings(epsilon="constant:0", mask_bad=False))
+    g = run_episode(base, free, EpisodeConfig(steps=60, seed=2))
+    assert (~g["quality_ok"].values).sum() > (~ok).sum()
 
 
 def test_settings_validation() -> None:
@@ -178,6 +209,10 @@ def test_settings_validation() -> None:
         ICLSettings(labels=("cloud", "cloud"))
     with pytest.raises(InputError, match="keywords"):
         ICLSettings(extras=("mood",))
+    with pytest.raises(InputError, match="clock"):
+        ICLSettings(clock="wall")
+    with pytest.raises(InputError, match="explore"):
+        ICLSettings(explore="bold")
 
 
 def test_describe_is_json_ready() -> None:

@@ -51,8 +51,9 @@ def summary_table(stats: dict[str, Any], title: str) -> Any:
             ("success rate", f"{stats['success_rate']:.1%}"),
             ("tail reward ratio (last 20 %)", f"{stats['tail_reward_ratio']:.1%}"),
             ("tail success rate", f"{stats['tail_success_rate']:.1%}"),
-            ("decisions (llm / explore / fallback)",
-             f"{stats['decisions']} ({stats['llm']} / {stats['explorations']} / {stats['fallbacks']})"),
+            ("decisions (llm / explore / mask / fallback)",
+             f"{stats['decisions']} ({stats['llm']} / {stats['explorations']} / {stats['masked']} / "
+             f"{stats['fallbacks']})"),
             ("median LLM latency [ms]", f"{1e3 * stats['median_llm_latency_s']:.1f}"),
             ("decisions/s", f"{stats['decisions_per_s']:.1f}")]
     for k, v in rows:
@@ -79,7 +80,15 @@ def run_cmd(
     token_noise: Annotated[float, typer.Option(help="relative std of the estimated output size")] = 0.0,
     labels: Annotated[str, typer.Option(help="decision words LOCAL,OFFLOAD")] = "edge,cloud",
     keywords: Annotated[str, typer.Option(help="extra keywords: link, load (comma-separated)")] = "",
-    calibrate: Annotated[bool, typer.Option(help="contrastive/content-free calibration")] = True,
+    calibrate: Annotated[str, typer.Option(
+        help="content-free calibration: no-hint (queries without a repeated example), always, off")
+    ] = "no-hint",
+    clock: Annotated[str, typer.Option(
+        help="what epsilon counts: keywords (decisions with the same keywords) or step")] = "keywords",
+    explore: Annotated[str, typer.Option(
+        help="exploring decision: untried (novelty first) or random (fair coin)")] = "untried",
+    mask_bad: Annotated[bool, typer.Option(
+        help="never repeat a decision that violated a constraint for the same keywords")] = True,
     threads: Annotated[int, typer.Option(help="CPU threads of the embedded model")] = 1,
     arrival_prob: Annotated[float, typer.Option(help="task request probability per user and step")] = 0.05,
 ) -> None:
@@ -102,7 +111,8 @@ def run_cmd(
         raise InputError("labels", labels, "expected two words LOCAL,OFFLOAD")
     extras = tuple(w.strip() for w in keywords.split(",") if w.strip())
     settings = ICLSettings(replay=replay, epsilon=schedule.spec, max_examples=examples,
-                           labels=words, extras=extras, calibrate=calibrate)
+                           labels=words, extras=extras, calibrate=calibrate, clock=clock,
+                           explore=explore, mask_bad=mask_bad)
     try:
         config = EpisodeConfig(steps=steps, seed=seed, token_noise=token_noise, arrival_prob=arrival_prob)
     except ValidationError as err:
@@ -127,7 +137,7 @@ def run_cmd(
             c = policy.counters
             bar.update(task, completed=t + 1, description=(
                 f"reward {info['reward']:7.2f}  pool {len(policy.pool):3d}  "
-                f"llm {c.llm} explore {c.explore} fallback {c.fallback}"))
+                f"llm {c.llm} explore {c.explore} mask {c.mask} fallback {c.fallback}"))
 
         ds = run_episode(base, policy, config, progress=progress)
     elapsed = time.perf_counter() - t0

@@ -12,17 +12,29 @@ Schedules (``t`` = episode step, from 0):
 Every value of ``eps`` is in [0, 1] and ``FLOOR <= START``. Draws come from the step's
 generator, always two numbers per task whatever the schedule, so policies that differ only in
 their schedule see the same scenarios for the same seed.
+
+What an exploring task does (``explore``):
+
+``random``
+    The paper's epsilon-greedy: a fair coin between local and offload.
+``untried`` (default)
+    Novelty first: the decision never taken so far for the task's keyword tuple, if one is
+    left; the coin otherwise. Each keyword tuple then has both outcomes on record after at
+    most two explorations, which the prioritized replay needs to replace a first, worse
+    Good example (rule 1 keeps whatever came first).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from genoffload.errors import InputError
 
+EXPLORE_CHOICES = ("untried", "random")
 FORMS = "constant:EPS, linear:START:FLOOR:STEPS or exp:START:FLOOR:HALFLIFE"
 
 
@@ -111,10 +123,28 @@ def parse_epsilon(spec: str | float | EpsilonSchedule) -> EpsilonSchedule:
     return EpsilonSchedule(kind, start, floor, span)
 
 
-def exploration_draws(rng: np.random.Generator, n: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
+def exploration_draws(rng: np.random.Generator, n: int,
+                      eps: float | Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
     """Which of ``n`` tasks explore, and the random decision of each (True = offload).
 
-    Always draws ``2 n`` uniforms from ``rng`` (see the module docstring).
+    ``eps`` is one probability for all tasks or one per task. Always draws ``2 n`` uniforms
+    from ``rng`` (see the module docstring).
     """
     u = rng.random((n, 2))
-    return u[:, 0] < eps, u[:, 1] < 0.5
+    return u[:, 0] < np.asarray(eps, dtype=float), u[:, 1] < 0.5
+
+
+def explore_choice(coin: bool, tried: set[bool], mode: str) -> bool:
+    """The decision of an exploring task (True = offload; see the module docstring).
+
+    Parameters
+    ----------
+    coin : bool
+        The task's fair coin from :func:`exploration_draws`.
+    tried : set of bool
+        Decisions already taken for the task's keyword tuple.
+    mode : {'untried', 'random'}
+    """
+    if mode == "untried" and len(tried) == 1:
+        return not next(iter(tried))
+    return coin

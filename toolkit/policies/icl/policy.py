@@ -29,7 +29,12 @@ from genoffload.policies.icl.experience import (
     make_pool,
     step_keywords,
 )
-from genoffload.policies.icl.exploration import exploration_draws, parse_epsilon
+from genoffload.policies.icl.exploration import (
+    EXPLORE_CHOICES,
+    exploration_draws,
+    explore_choice,
+    parse_epsilon,
+)
 from genoffload.policies.icl.prompt import (
     CHAT_TEMPLATE,
     LabelParser,
@@ -40,9 +45,12 @@ from genoffload.policies.icl.prompt import (
 )
 
 SCORING_MODES = ("auto", "on", "off")
+CLOCKS = ("keywords", "step")
 CALIBRATIONS = ("no-hint", "always", "off")
-DEFAULT_EPSILON = "exp:0.3:0.01:25"
-"""Default schedule: 30 % exploration halving every 25 steps, 1 % from step ~108 on."""
+DEFAULT_EPSILON = "linear:1:0:5"
+"""Default schedule, on the keyword clock: a new keyword tuple explores for sure (a fair coin),
+then with probability 0.8, 0.6, 0.4, 0.2 on its next decisions (the untried decision first),
+then never."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,12 @@ class ICLSettings:
     epsilon : str
         Exploration schedule (:func:`~genoffload.policies.icl.exploration.parse_epsilon`);
         ``constant:0`` is baseline 2.
+    clock : {'step', 'keywords'}
+        What the epsilon schedule counts: episode steps (the paper) or the earlier decisions
+        with the same keywords, so that a keyword tuple first seen late is still explored.
+    explore : {'untried', 'random'}
+        What an exploring task decides: the decision not yet tried for its keywords (default)
+        or the paper's fair coin.
     max_examples : int
         Most examples in the prompt (and the size of the ``latest`` pool).
     max_prompt_tokens : int
@@ -77,10 +91,17 @@ class ICLSettings:
         Extra keywords: ``link``, ``load``.
     max_retries : int
         Retries of a failed LLM decision before the fallback.
+    mask_bad : bool
+        Enforce the rule "never repeat a Bad decision" on the reply: a decision that violated
+        a hard constraint for the same keywords is removed from the candidates (a constrained
+        reply); when one candidate is left it is taken without asking the LLM (source
+        ``mask``).
     """
 
     replay: str = "prioritized"
     epsilon: str = DEFAULT_EPSILON
+    clock: str = "keywords"
+    explore: str = "untried"
     max_examples: int = 20
     max_prompt_tokens: int = 2048
     labels: tuple[str, str] = ("edge", "cloud")
@@ -90,10 +111,15 @@ class ICLSettings:
     match_repeats: int = 2
     extras: tuple[str, ...] = ()
     max_retries: int = 2
+    mask_bad: bool = True
 
     def __post_init__(self) -> None:
         if self.replay not in ("prioritized", "latest"):
             raise InputError("replay", self.replay, "unknown replay (known: latest, prioritized)")
+        if self.clock not in CLOCKS:
+            raise InputError("clock", self.clock, f"must be one of {', '.join(CLOCKS)}")
+        if self.explore not in EXPLORE_CHOICES:
+            raise InputError("explore", self.explore, f"must be one of {', '.join(EXPLORE_CHOICES)}")
         if self.scoring not in SCORING_MODES:
             raise InputError("scoring", self.scoring, f"must be one of {', '.join(SCORING_MODES)}")
         if self.max_examples < 1:
@@ -117,6 +143,7 @@ class Counters:
 
     llm: int = 0
     explore: int = 0
+    mask: int = 0
     fallback: int = 0
     errors: int = 0
     retries: int = 0
@@ -162,13 +189,16 @@ class ICLPolicy:
         self.counters = Counters()
         self._calibration: dict[str, list[float]] = {}
         self._keywords: dict[int, list[Keywords]] = {}
+        self._tried: dict[Keywords, set[bool]] = {}
+        self._violated: dict[Keywords, set[bool]] = {}
+        self._seen: dict[Keywords, int] = {}
 
     # --- the OnlinePolicy protocol -------------------------------------------------------
     def act(self, step: Step) -> StepDecision:
         n = step.scenario.sizes["task"]
         keywords = step_keywords(step.scenario, step.z, step.est_units, self.settings.extras)
         self._keywords = {step.index: keywords}
-        explore, coin = exploration_draws(step.rng, n, self.schedule(step.index))
+        explore, coin = exploration_draws(step.rng, n, [self.epsilon(step.index, kw) for kw in keywords])
         alpha = np.zeros(n, dtype=bool)
         source: list[str] = []
         latency = np.zeros(n)
@@ -176,9 +206,16 @@ class ICLPolicy:
         rule: np.ndarray | None = None
         for i in range(n):
             if explore[i]:
-                alpha[i] = coin[i]
+                alpha[i] = explore_choice(bool(coin[i]), self._tried.get(keywords[i], set()),
+                                          self.settings.explore)
                 source.append("explore")
                 self.counters.explore += 1
+                continue
+            allowed = self.allowed(keywords[i])
+            if len(allowed) == 1:
+                alpha[i] = allowed[0]
+                source.append("mask")
+                self.counters.mask += 1
                 continue
             t0 = time.perf_counter()
             offload, tokens[i] = self.decide(keywords[i])
@@ -201,6 +238,10 @@ class ICLPolicy:
         rewards = result["reward"].values
         ok = result["constraints_ok"].values
         for i, kw in enumerate(keywords):
+            self._tried.setdefault(kw, set()).add(bool(decision.alpha[i]))
+            self._seen[kw] = self._seen.get(kw, 0) + 1
+            if not ok[i]:
+                self._violated.setdefault(kw, set()).add(bool(decision.alpha[i]))
             exp = self.pool.add(Experience(kw, bool(decision.alpha[i]), float(rewards[i]),
                                            bool(ok[i]), step.index))
             if exp.good:
@@ -208,7 +249,23 @@ class ICLPolicy:
             else:
                 self.counters.bad += 1
 
+    def epsilon(self, step: int, keywords: Keywords) -> float:
+        """Exploration probability of a task: the schedule at the step or at the tuple's count."""
+        if self.settings.clock == "step":
+            return self.schedule(step)
+        return self.schedule(self._seen.get(keywords, 0))
+
     # --- one LLM decision ----------------------------------------------------------------
+    def allowed(self, keywords: Keywords) -> list[bool]:
+        """Candidate decisions (False = local, True = offload) for these keywords.
+
+        With ``mask_bad``, a decision that violated a hard constraint for the same keywords is
+        left out, unless both did.
+        """
+        bad = self._violated.get(keywords, set()) if self.settings.mask_bad else set()
+        left = [d for d in (False, True) if d not in bad]
+        return left or [False, True]
+
     def prompt(self, keywords: Keywords) -> Prompt:
         """The meta prompt for a query with these keywords, from the current pool."""
         return self.builder.build(self.pool.examples(), keywords)
