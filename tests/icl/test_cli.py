@@ -23,7 +23,8 @@ def test_run_writes_episode_and_summary(tmp_path: Path) -> None:
     res = run("--llm", "fake:edge,cloud,cloud", "--steps", "8", "--seed", "3", "--epsilon",
               "constant:0.25", "-o", str(out))
     assert res.exit_code == 0, res.output
-    assert "mean reward" in res.output and "decisions/s" in res.output
+    assert "mean reward [s]" in res.output and "decisions/s" in res.output
+    assert "median LLM latency [ms]" in res.output  # units survive rich markup
     doc = json.loads((out / "summary.json").read_text())
     s = doc["summary"]
     for key in ("mean_reward", "optimal_reward", "regret", "success_rate", "tail_reward_ratio",

@@ -42,9 +42,10 @@ def _model(spec: str, threads: int | None) -> Any:
 
 def summary_table(stats: dict[str, Any], title: str) -> Any:
     """The closing summary as a rich table."""
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=title, show_header=False)
+    table = Table(title=escape(title), show_header=False)
     rows = [("mean reward [s]", f"{stats['mean_reward']:.3f}"),
             ("optimal reward [s]", f"{stats['optimal_reward']:.3f}"),
             ("regret [s]", f"{stats['regret']:.3f}"),
@@ -57,7 +58,7 @@ def summary_table(stats: dict[str, Any], title: str) -> Any:
             ("median LLM latency [ms]", f"{1e3 * stats['median_llm_latency_s']:.1f}"),
             ("decisions/s", f"{stats['decisions_per_s']:.1f}")]
     for k, v in rows:
-        table.add_row(k, v)
+        table.add_row(escape(k), v)
     return table
 
 
