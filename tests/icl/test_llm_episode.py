@@ -22,6 +22,7 @@ def test_embedded_model_short_episode_is_reproducible(tmp_path: Path) -> None:
     for name in ("a", "b"):
         out = tmp_path / name
         res = runner.invoke(icl_cmd.app, ["run", "--llm", "embedded", "--steps", "20", "--seed", "11",
+                                          "--epsilon", "constant:0.1", "--no-mask-bad",
                                           "--threads", "1", "-o", str(out)])
         assert res.exit_code == 0, res.output
         with xr.open_dataset(out / "episode.nc", engine="h5netcdf") as ds:
