@@ -9,8 +9,9 @@ Run: ``.venv/bin/python benchmarks/bench_icl.py [--quick] [--seeds N] [--threads
    prefix cached (steady state) and right after a pool change.
 3. Decision quality on the paper setting: 300-step episodes; over the last 20 % of steps the
    ratio reward/optimal (target >= 95 %) and the quality success (target >= 98 %) for
-   prioritized replay + epsilon-greedy, baseline 1 (latest experiences) and baseline 2 (no
-   exploration), same seeds (the same scenarios for every policy).
+   prioritized replay + epsilon-greedy, baseline 1 (latest experiences), baseline 2 (no
+   exploration) and the paper's exploration as written (step clock, fair coin, no mask), same
+   seeds (the same scenarios for every policy), with each one's ratio to the main policy.
 """
 
 from __future__ import annotations
@@ -162,7 +163,9 @@ def main(argv: list[str]) -> int:
     configs = [("prioritized + eps-greedy", {})]
     if not args.skip_baselines:
         configs += [("baseline 1: latest", {"replay": "latest"}),
-                    ("baseline 2: no exploration", {"epsilon": "constant:0"})]
+                    ("baseline 2: no exploration", {"epsilon": "constant:0"}),
+                    ("paper exploration", {"epsilon": "exp:0.3:0.01:25", "clock": "step",
+                                           "explore": "random", "mask_bad": False})]
     rows = []
     for name, settings in configs:
         for seed in range(seeds):
@@ -173,19 +176,28 @@ def main(argv: list[str]) -> int:
     print(f"\nDecision quality, paper setting, {args.steps} steps, last 20 % of steps "
           f"(targets: ratio >= 95 %, success >= 98 %):")
     head = (f"{'policy':28s} {'seed':>4s} {'tail ratio':>10s} {'tail succ':>9s} {'mean rew':>8s} "
-            f"{'regret':>7s} {'llm':>4s} {'expl':>4s} {'fallb':>5s} {'llm ms':>7s} {'dec/s':>6s}")
+            f"{'regret':>7s} {'llm':>4s} {'expl':>4s} {'mask':>4s} {'fallb':>5s} {'llm ms':>7s} "
+            f"{'dec/s':>6s}")
     print(head)
     print("-" * len(head))
     for r in rows:
         print(f"{r['name']:28s} {r['seed']:4d} {r['tail_reward_ratio']:10.1%} "
               f"{r['tail_success_rate']:9.1%} {r['mean_reward']:8.2f} {r['regret']:7.2f} "
-              f"{r['llm']:4d} {r['explorations']:4d} {r['fallbacks']:5d} {r['llm_median_ms']:7.1f} "
+              f"{r['llm']:4d} {r['explorations']:4d} {r['masked']:4d} {r['fallbacks']:5d} "
+              f"{r['llm_median_ms']:7.1f} "
               f"{r['decisions_per_s']:6.1f}")
+    print(f"\n{'policy':28s} {'tail ratio':>10s} {'worst':>7s} {'tail succ':>9s} {'mean reward':>11s} "
+          f"{'vs main':>8s}")
+    main_reward = None
     for name, _ in configs:
         sel = [r for r in rows if r["name"] == name]
         ratio = statistics.mean(r["tail_reward_ratio"] for r in sel)
+        worst = min(r["tail_reward_ratio"] for r in sel)
         succ = statistics.mean(r["tail_success_rate"] for r in sel)
-        print(f"{name:28s} mean {ratio:10.1%} {succ:9.1%}")
+        reward = statistics.mean(r["mean_reward"] for r in sel)
+        main_reward = reward if main_reward is None else main_reward
+        print(f"{name:28s} {ratio:10.1%} {worst:7.1%} {succ:9.1%} {reward:11.2f} "
+              f"{reward / main_reward:8.2f}")
     return 0
 
 
