@@ -9,13 +9,17 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e ".[dev,embedded,openai,ollama]"
+	$(PIP) install --quiet -e ".[dev,embedded,openai,ollama,drl]"
 	touch $(STAMP)
 
 install: $(STAMP)
 
+# the demo study (studies/demo.toml: Fig. 5 and the optimality gap, small) and its report;
+# a second `make demo` resumes (finished cells are kept). `genoffload demo` still evaluates
+# every policy on one scenario.
 demo: $(STAMP)
-	$(VENV)/bin/genoffload demo
+	$(VENV)/bin/genoffload study run demo -o runs/demo --workers 2
+	$(VENV)/bin/genoffload report runs/demo -o runs/demo/report.html
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -141,28 +141,41 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--threads", type=int, default=1, help="llama.cpp threads")
     ap.add_argument("--skip-baselines", action="store_true")
+    ap.add_argument("--only", choices=("latency", "quality"), default=None,
+                    help="run only the latency part (cold start, decision, chain) or the episodes")
     args = ap.parse_args(argv)
-    seeds = args.seeds or (1 if args.quick else 3)
     n_lat = 60 if args.quick else 180
 
-    cold = cold_start(args.threads)
+    if args.only != "quality":
+        report_latency(args.threads, n_lat, args.quick)
+    if args.only != "latency":
+        report_quality(args)
+    return 0
+
+
+def report_latency(threads: int, n_lat: int, quick: bool) -> None:
+    cold = cold_start(threads)
     total = cold["load"] + cold["first"]
     print(f"cold start: import {cold['import']:.2f} s, model load {cold['load']:.2f} s, first "
           f"decision {cold['first']:.2f} s ({cold['tokens']} prompt tokens): load + first = "
           f"{total:.2f} s (target <= 2 s: {'met' if total <= 2 else 'NOT met'})", flush=True)
-    lat = latency(args.threads, n_lat)
+    lat = latency(threads, n_lat)
     print(f"decision latency, 20-example pool, scoring via the LangChain chat model: median "
           f"{lat['median_ms']:.1f} ms, p90 {lat['p90_ms']:.1f} ms ({lat['prompt_tokens']} prompt "
           f"tokens, accuracy {lat['accuracy']:.0%}); after a pool change {lat['changed_median_ms']:.1f}"
           f" ms (target median <= 60 ms: {'met' if lat['median_ms'] <= 60 else 'NOT met'})", flush=True)
-    ch = chain_latency(12 if args.quick else 30)
+    ch = chain_latency(12 if quick else 30)
     print(f"chain path (prompt | model | strict parser, greedy reply): median {ch['median_ms']:.0f} ms,"
           f" parsed {ch['parsed']:.0%}, accuracy {ch['accuracy']:.0%} ({ch['last_error'][:70]})",
           flush=True)
 
+
+def report_quality(args: argparse.Namespace) -> None:
+    seeds = args.seeds or (1 if args.quick else 3)
     configs = [("prioritized + eps-greedy", {})]
     if not args.skip_baselines:
-        configs += [("baseline 1: latest", {"replay": "latest"}),
+        configs += [("default without mask", {"mask_bad": False}),
+                    ("baseline 1: latest", {"replay": "latest"}),
                     ("baseline 2: no exploration", {"epsilon": "constant:0"}),
                     ("paper exploration", {"epsilon": "exp:0.3:0.01:25", "clock": "step",
                                            "explore": "random", "mask_bad": False})]
@@ -198,7 +211,6 @@ def main(argv: list[str]) -> int:
         main_reward = reward if main_reward is None else main_reward
         print(f"{name:28s} {ratio:10.1%} {worst:7.1%} {succ:9.1%} {reward:11.2f} "
               f"{reward / main_reward:8.2f}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -107,10 +107,10 @@ def load_catalog(
     services = _read(str(base / "services.csv"), SERVICE_COLUMNS, "catalog.services")
     if extra_models is not None:
         extra = _read(extra_models, MODEL_COLUMNS, "catalog.models")
-        models = pl.concat([models.filter(~pl.col("name").is_in(extra["name"])), extra])
+        models = pl.concat([models.filter(~pl.col("name").is_in(extra["name"].to_list())), extra])
     if extra_services is not None:
         extra = _read(extra_services, SERVICE_COLUMNS, "catalog.services")
-        services = pl.concat([services.filter(~pl.col("name").is_in(extra["name"])), extra])
+        services = pl.concat([services.filter(~pl.col("name").is_in(extra["name"].to_list())), extra])
     _check_models(models)
     bad = services.filter(~pl.col("service_class").is_in(list(SERVICE_CLASSES)))
     if bad.height:

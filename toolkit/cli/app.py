@@ -10,7 +10,7 @@ import typer
 
 from genoffload import __version__
 from genoffload.cli import evaluate_cmd as ev
-from genoffload.cli import icl_cmd, scenario_cmd, solve_cmd
+from genoffload.cli import icl_cmd, report_cmd, rl_cmd, scenario_cmd, solve_cmd, study_cmd
 from genoffload.cli.common import console, user_errors
 from genoffload.policies import POLICIES
 
@@ -22,8 +22,11 @@ app = typer.Typer(
 )
 app.add_typer(scenario_cmd.app, name="scenario")
 app.add_typer(icl_cmd.app, name="icl")
+app.add_typer(rl_cmd.app, name="rl")
+app.add_typer(study_cmd.app, name="study")
 app.command("evaluate")(ev.evaluate_cmd)
 app.command("solve")(solve_cmd.solve_cmd)
+app.command("report")(report_cmd.report_cmd)
 
 
 @app.command("demo")
@@ -42,7 +45,8 @@ def demo_cmd(
     out.print(f"scenario: {path} ({ds.sizes['cell']} cells, {ds.sizes['user']} users, "
                   f"{ds.sizes['rb']} RBs, {ds.sizes['task']} tasks; "
                   f"edge {ds.attrs['edge_model']}, cloud {ds.attrs['cloud_model']})")
-    offloading = sorted(n for n, f in POLICIES.items() if not getattr(f, "joint", False))
+    offloading = sorted(n for n, f in POLICIES.items()
+                        if not getattr(f, "joint", False) and not getattr(f, "learned", False))
     results = [r for scheduler in ("pf", "round-robin")
                for r in ev.evaluate_many(ds, scheduler, offloading)]
     results += ev.evaluate_many(ds, "pf", ["exact"])

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from genoffload.cli.common import console, print_json, user_errors, write_atomic
+from genoffload.errors import InputError
 from genoffload.evaluate import to_table
 from genoffload.pipeline import run_policy
 from genoffload.policies import POLICIES
@@ -22,11 +23,42 @@ TOTAL_KEYS = ("objective", "radio_part", "mean_delay", "mean_reward", "quality_s
               "preferred_success", "constraints_ok", "offloaded_share", "feasible", "decide_s")
 
 
-def evaluate_many(scenario: xr.Dataset, scheduler: str, policies: list[str]) -> list[xr.Dataset]:
-    """Evaluate each policy with the scheduler; returns the evaluator's results."""
+def evaluate_many(scenario: xr.Dataset, scheduler: str, policies: list[str],
+                  agent: Path | None = None) -> list[xr.Dataset]:
+    """Evaluate each policy with the scheduler; returns the evaluator's results.
+
+    ``all`` means every registered policy that needs no trained agent (``learned``), plus the
+    algorithm of ``agent`` when one is given. The RL policies (``q-learning``, ``dqn``) use
+    ``agent``; ``q-learning`` without one is trained first on the scenario's config.
+    """
     get_scheduler(scheduler)  # fail early on an unknown name
-    names = sorted(POLICIES) if "all" in policies else policies
-    return [run_policy(scenario, scheduler, name)[1] for name in names]
+    names = policies
+    if "all" in policies:
+        names = sorted(n for n, f in POLICIES.items() if not getattr(f, "learned", False))
+        if agent is not None:
+            from genoffload.rl import load_agent
+
+            names.append(load_agent(agent).algo)
+    made = [_policy(name, scenario, agent) for name in names]
+    return [run_policy(scenario, scheduler, pol)[1] for pol in made]
+
+
+def _policy(name: str, scenario: xr.Dataset, agent: Path | None) -> Any:
+    """A name, or for an RL policy the policy object with its agent (trained now if needed)."""
+    if not getattr(POLICIES.get(name), "learned", False):
+        return name
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from genoffload.rl import offline_policy
+
+    if agent is not None or name != "q-learning":
+        return offline_policy(name, scenario, agent)
+    with Progress(TextColumn(f"[bold]training {name}[/] runner steps"), BarColumn(),
+                  MofNCompleteColumn(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("", total=None)
+        return offline_policy(name, scenario, agent,
+                              progress=lambda done, total: bar.update(task, completed=done, total=total))
 
 
 def totals_table(results: list[xr.Dataset], title: str) -> Table:
@@ -61,10 +93,18 @@ def evaluate_cmd(
     policy: Annotated[list[str] | None, typer.Option(help="policy name (repeatable) or 'all'")] = None,
     json_: Annotated[bool, typer.Option("--json", help="print JSON (docs/cli.md)")] = False,
     output: Annotated[Path | None, typer.Option("-o", help="write per-task results (Parquet)")] = None,
+    agent: Annotated[Path | None, typer.Option(
+        help="trained agent for q-learning/dqn (genoffload rl train)")] = None,
 ) -> None:
     """Evaluate offloading policies on a scenario (eqs. 1-4, 10)."""
+    import genoffload.rl  # noqa: F401 (registers the q-learning and dqn policies)
+
+    names = policy or ["quality-rule"]
+    if agent is not None and "all" not in names and not any(
+            getattr(POLICIES.get(n), "learned", False) for n in names):
+        raise InputError("agent", str(agent), "only the q-learning and dqn policies use an agent")
     ds = load_scenario(scenario)
-    results = evaluate_many(ds, scheduler, policy or ["quality-rule"])
+    results = evaluate_many(ds, scheduler, names, agent)
     if output is not None:
         frames = [to_table(r, ds).with_columns(pl.lit(r.attrs["policy"]).alias("policy"))
                   for r in results]

@@ -51,8 +51,23 @@ def register(name: str) -> Callable[[Callable[..., Policy]], Callable[..., Polic
     return wrap
 
 
+LAZY_MODULES = ("genoffload.rl",)
+"""Modules that register more policies on import (``q-learning``, ``dqn``); loaded on demand."""
+
+
+def load_all() -> dict[str, Callable[..., Policy]]:
+    """Import the modules of :data:`LAZY_MODULES` so that every policy is registered."""
+    import importlib
+
+    for module in LAZY_MODULES:
+        importlib.import_module(module)
+    return POLICIES
+
+
 def get_policy(name: str, **options: Any) -> Policy:
     """Instantiate a registered policy; unknown names raise :class:`InputError`."""
+    if name not in POLICIES:
+        load_all()
     if name not in POLICIES:
         raise InputError("policy", name, f"unknown policy (known: {', '.join(sorted(POLICIES))})")
     return POLICIES[name](**options)

@@ -1,0 +1,323 @@
+"""Run a study on Dask distributed: prepare the folder, skip finished cells, compute the rest,
+aggregate.
+
+Every cell is one Dask task (:func:`genoffload.studies.cells.run_cell`) on a ``LocalCluster`` of
+single-threaded worker processes, or on an existing cluster (``scheduler="tcp://HOST:PORT"``).
+A finished cell is a file; running the same study again into the same folder recomputes no
+finished cell (failed cells are tried again), so a killed run (even ``kill -9``) resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from genoffload.errors import InputError
+from genoffload.io import write_atomic
+from genoffload.studies.cells import THREAD_ENV, CellTask, cell_file, record_failure, run_cell
+from genoffload.studies.results import now_iso, write_results
+from genoffload.studies.spec import Cell, Study, parse_study
+
+SPEC_FILE = "study.toml"
+STATE_FILE = "study.json"
+LOCK_FILE = ".lock"
+
+Progress = Callable[[int, int, int, int], None]
+"""``progress(done, failed, total, computed_now)`` after each finished cell."""
+
+
+@dataclass
+class RunReport:
+    """What a run did.
+
+    Attributes
+    ----------
+    table : polars.DataFrame
+        ``summary.parquet``.
+    computed, reused, failed : int
+        Cells computed by this run, reused from earlier runs, failed (now).
+    wall_s : float
+        Wall time of this run [s].
+    compute_s : float
+        Sum of the cells' own compute times in this run [s].
+    workers : int
+        Dask workers used.
+    sweep_s : float
+        Wall time from the first submitted cell to the last finished one [s] (no cluster
+        start-up, no aggregation).
+    failures : list of dict
+        ``cell_id``, ``policy``, ``seed``, ``error`` of every failed cell (now).
+    outcomes : list of dict
+        What each cell computed by this run returned (timings, worker pid).
+    """
+
+    table: pl.DataFrame
+    computed: int
+    reused: int
+    failed: int
+    wall_s: float
+    compute_s: float
+    workers: int
+    sweep_s: float = 0.0
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+
+
+def check_folder(study: Study, out_dir: Path) -> bool:
+    """Check that ``out_dir`` can hold the study (writes nothing); True if it already does.
+
+    Raises
+    ------
+    InputError
+        The folder is a file, holds another study (another spec hash), or is a non-empty
+        folder that is not a study folder.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError("output", str(out_dir), "exists and is not a folder")
+    state = out_dir / STATE_FILE
+    if state.is_file():
+        try:
+            held = json.loads(state.read_text())
+        except ValueError:
+            raise InputError("output", str(out_dir), f"{STATE_FILE} is not valid JSON") from None
+        if held.get("spec_hash") != study.spec_hash:
+            raise InputError("output", str(out_dir),
+                             f"holds study '{held.get('study')}' with another spec (hash "
+                             f"{str(held.get('spec_hash'))[:12]} != {study.spec_hash[:12]}); "
+                             "use a new folder")
+        return True
+    cells = out_dir / "cells"
+    own = {SPEC_FILE, "cells", LOCK_FILE}  # what an interrupted first start may have left
+    if out_dir.is_dir() and any(p.name not in own or (p == cells and any(cells.iterdir()))
+                                for p in out_dir.iterdir()):
+        raise InputError("output", str(out_dir), "is a non-empty folder that holds no study")
+    return False
+
+
+def prepare_folder(study: Study, out_dir: Path) -> None:
+    """Create the study folder (study file, spec hash), or check that an existing one holds
+    the same study (:func:`check_folder`)."""
+    if check_folder(study, out_dir):
+        return
+    cells = out_dir / "cells"
+    cells.mkdir(parents=True, exist_ok=True)
+    write_atomic(out_dir / SPEC_FILE, lambda tmp: tmp.write_text(study.text))
+    doc = {"study": study.name, "spec_hash": study.spec_hash, "source": study.source, "created": now_iso()}
+    write_atomic(out_dir / STATE_FILE, lambda tmp: tmp.write_text(json.dumps(doc, indent=2) + "\n"))
+
+
+def open_study_folder(out_dir: Path) -> Study:
+    """The study of an existing study folder (from its copy of the study file)."""
+    spec = out_dir / SPEC_FILE
+    if not out_dir.is_dir():
+        raise InputError("dir", str(out_dir), "no such folder")
+    if not spec.is_file() or not (out_dir / STATE_FILE).is_file():
+        raise InputError("dir", str(out_dir), f"not a study folder (no {SPEC_FILE} / {STATE_FILE})")
+    return parse_study(spec.read_text(encoding="utf-8"), str(spec))
+
+
+def cell_task(study: Study, cell: Cell, out_dir: Path) -> CellTask:
+    """The plain-data task of a cell."""
+    s = study.spec.study
+    return CellTask(cell.cell_id, cell.case.case_id, cell.case.mode, cell.case.steps, cell.case.params,
+                    cell.policy.model_dump(mode="json", exclude_none=True), cell.seed, s.arrival_prob,
+                    s.token_noise, str(out_dir.resolve()))
+
+
+@contextmanager
+def dask_client(workers: int, scheduler: str | None, timeout: float = 20.0) -> Iterator[Any]:
+    """A Dask client on a new ``LocalCluster`` (single-threaded processes) or on ``scheduler``
+    (waiting at most ``timeout`` [s] to connect)."""
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=f"{timeout}s")
+        except (OSError, TimeoutError) as err:
+            raise InputError("scheduler", scheduler, f"cannot connect ({err})") from None
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    for key, value in THREAD_ENV.items():  # worker processes inherit these
+        os.environ.setdefault(key, value)
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                           host="127.0.0.1", silence_logs=logging.ERROR)
+    client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def _n_workers(client: Any) -> int:
+    return len(client.scheduler_info().get("workers", {}))
+
+
+def _warm_up() -> None:
+    """Import the cell code and the solver, and generate a one-user scenario, once per worker:
+    first-use costs (xarray imports dask.array and scipy.sparse on its first Variable, ~1 s)
+    stay out of the cells' timing."""
+    import genoffload.models.solve  # noqa: F401
+    from genoffload.scenario import generate, make_config
+    from genoffload.studies import cells
+
+    cells.configure_worker()
+    generate(make_config({"users": 1}))
+
+
+def warm_workers(client: Any) -> None:
+    """Run :func:`_warm_up` on every worker of the client."""
+    client.run(_warm_up)
+
+
+def compute_cells(client: Any, tasks: list[tuple[CellTask, int]], progress: Progress | None,
+                  done0: int, total: int) -> list[dict[str, Any]]:
+    """Submit the tasks (with their priorities) and wait for them; return each cell's outcome
+    (see :func:`~genoffload.studies.cells.run_cell`)."""
+    from distributed import as_completed
+
+    ordered = sorted(tasks, key=lambda tp: -tp[1])  # the first submitted start at once: longest first
+    futures = {client.submit(run_cell, task, key=f"cell-{task.cell_id}", pure=False, priority=prio): task
+               for task, prio in ordered}
+    outcomes: list[dict[str, Any]] = []
+    failed = 0
+    for future in as_completed(futures):
+        task = futures[future]
+        try:
+            outcome = future.result()
+        except Exception as exc:  # a worker died (KilledWorker) or the task could not run
+            message = " ".join(f"{type(exc).__name__}: {exc}".split())
+            record_failure(task, message)
+            outcome = {"cell_id": task.cell_id, "status": "failed", "compute_s": 0.0, "error": message}
+        outcomes.append(outcome)
+        failed += outcome["status"] == "failed"
+        future.release()
+        if progress is not None:
+            progress(done0 + len(outcomes) - failed, failed, total, len(outcomes))
+    return outcomes
+
+
+def priority(cell: Cell, study: Study) -> int:
+    """Rough relative cost of a cell: the longest start first (a shorter tail of the run)."""
+    case, kind = cell.case, cell.policy.kind
+    users = case.params["users"] * case.grid["sites"]
+    if kind == "icl":  # one LLM decision per arriving task and step
+        return int(10 * case.steps * max(1.0, users * study.spec.study.arrival_prob)) + 1000
+    if kind == "rl":
+        return case.steps + 500
+    if kind == "joint":
+        return users * (10 if case.grid["families"] != "none" else 1)
+    return 0
+
+
+def run_study(study: Study, out_dir: Path | str, workers: int = 2, scheduler: str | None = None,
+              client: Any = None, progress: Progress | None = None, timeout: float = 20.0) -> RunReport:
+    """Run (or resume) a study into ``out_dir`` and write its results.
+
+    Parameters
+    ----------
+    study : Study
+        From :func:`genoffload.studies.load_study`.
+    out_dir : path
+        Study folder (created; an existing one must hold the same study).
+    workers : int
+        Worker processes of the local cluster.
+    scheduler : str, optional
+        Address of an existing Dask scheduler (``tcp://HOST:PORT``) instead of a local cluster.
+    client : distributed.Client, optional
+        An existing client (tests share one cluster); ``workers``/``scheduler`` are then unused.
+    progress : callable, optional
+        ``progress(done, failed, total, computed_now)``.
+    timeout : float
+        Longest wait for ``scheduler`` to answer [s].
+    """
+    if workers < 1:
+        raise InputError("workers", workers, "must be >= 1")
+    out = Path(out_dir)
+    t0 = time.perf_counter()
+    check_folder(study, out)  # bad folder: before any cluster starts
+    if client is not None:
+        return _prepared_run(study, out, workers, "client", client, progress, t0)
+    if all(cell_file(out, c.cell_id).is_file() for c in study.cells):
+        return _prepared_run(study, out, workers, scheduler or "local", None, progress, t0)
+    with dask_client(workers, scheduler, timeout) as own:  # a bad scheduler: before the folder is made
+        return _prepared_run(study, out, workers, scheduler or "local", own, progress, t0)
+
+
+def _prepared_run(study: Study, out: Path, workers: int, where: str, client: Any,
+                  progress: Progress | None, t0: float) -> RunReport:
+    prepare_folder(study, out)
+    with folder_lock(out):
+        return _run(study, out, workers, where, client, progress, t0)
+
+
+@contextmanager
+def folder_lock(out: Path) -> Iterator[None]:
+    """Hold ``DIR/.lock`` (``flock``) for a run: two runs into one folder at once are refused.
+
+    The operating system releases the lock when the process dies, even by ``kill -9``.
+    Temporary files of cells interrupted while being written are removed.
+    """
+    import fcntl
+
+    with open(out / LOCK_FILE, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError("output", str(out), "is being run by another process") from None
+        for stale in (out / "cells").glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run(study: Study, out: Path, workers: int, where: str, client: Any, progress: Progress | None,
+         t0: float) -> RunReport:
+    start = now_iso()
+    pending = [c for c in study.cells if not cell_file(out, c.cell_id).is_file()]
+    reused = len(study.cells) - len(pending)
+    tasks = [(cell_task(study, c, out), priority(c, study)) for c in pending]
+    if progress is not None:
+        progress(reused, 0, len(study.cells), 0)
+    outcomes: list[dict[str, Any]] = []
+    sweep_s = 0.0
+    used_workers = workers
+    if tasks:
+        if client is not None:
+            used_workers = _n_workers(client)
+            warm_workers(client)
+            t1 = time.perf_counter()
+            outcomes = compute_cells(client, tasks, progress, reused, len(study.cells))
+        else:  # cells went missing since run_study looked
+            with dask_client(workers, None) as own:
+                used_workers = _n_workers(own)
+                warm_workers(own)
+                t1 = time.perf_counter()
+                outcomes = compute_cells(own, tasks, progress, reused, len(study.cells))
+        sweep_s = time.perf_counter() - t1
+    wall = time.perf_counter() - t0
+    computed, failed = len(outcomes), sum(o["status"] == "failed" for o in outcomes)
+    compute_s = sum(float(o["compute_s"]) for o in outcomes)
+    run = {"start_time": start, "end_time": now_iso(), "wall_s": wall, "workers": used_workers,
+           "scheduler": where,
+           "computed": computed, "reused": reused, "failed": failed, "compute_s": compute_s,
+           "sweep_s": sweep_s}
+    table = write_results(study, out, run)
+    failed_rows = table.filter(pl.col("status") == "failed")
+    failures = failed_rows.select("cell_id", "policy", "seed", "error").to_dicts()
+    return RunReport(table, computed, reused, failed, wall, compute_s, used_workers, sweep_s, failures,
+                     outcomes)

@@ -1,0 +1,154 @@
+"""``genoffload study``: run declarative study sweeps on Dask, check them, show their status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from genoffload.cli.common import console, user_errors
+from genoffload.errors import InputError
+
+app = typer.Typer(help="Declarative study sweeps (scenario grid x policies x seeds) on Dask.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+SPEC_HELP = "study file (TOML) or a shipped study: paper, gap, demo"
+
+
+@app.callback()
+def _study() -> None:
+    """Declarative study sweeps (scenario grid x policies x seeds) on Dask."""
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}" if abs(value) < 1e5 else f"{value:.3g}"
+    return str(value)
+
+
+def policy_table(table: Any, title: str) -> Any:
+    """Per policy: cells ok / failed / pending and mean metrics over its finished cells."""
+    import polars as pl
+    from rich.table import Table
+
+    out = Table(title=title)
+    for col in ("policy", "mode", "ok", "failed", "pending", "mean reward \\[s]", "mean delay \\[s]",
+                "success", "gap total", "gap radio"):
+        out.add_column(col, justify="left" if col in ("policy", "mode") else "right")
+    grouped = table.group_by(["policy", "mode"], maintain_order=True).agg(
+        (pl.col("status") == "ok").sum().alias("ok"), (pl.col("status") == "failed").sum().alias("failed"),
+        (pl.col("status") == "pending").sum().alias("pending"),
+        pl.col("mean_reward").mean(), pl.col("mean_delay_s").mean(), pl.col("success_rate").mean(),
+        pl.col("gap_total").mean(), pl.col("gap_radio").mean())
+    for r in grouped.iter_rows(named=True):
+        out.add_row(r["policy"], r["mode"], str(r["ok"]), str(r["failed"]), str(r["pending"]),
+                    _fmt(r["mean_reward"]), _fmt(r["mean_delay_s"]), _fmt(r["success_rate"]),
+                    _fmt(r["gap_total"], 4), _fmt(r["gap_radio"], 4))
+    return out
+
+
+def _print_failures(out: Any, failures: list[dict[str, Any]], limit: int = 10) -> None:
+    if not failures:
+        return
+    out.print(f"[bold red]{len(failures)} cell(s) failed[/] (errors in DIR/cells/<cell_id>.error.json):")
+    for f in failures[:limit]:
+        out.print(f"  {f['cell_id']} {f['policy']} seed {f['seed']}: {f['error']}", markup=False)
+    if len(failures) > limit:
+        out.print(f"  ... and {len(failures) - limit} more (see metadata.json)")
+
+
+@app.command("run")
+@user_errors
+def run_cmd(
+    spec: Annotated[str, typer.Argument(help=SPEC_HELP)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="study folder (resumed if it exists)")],
+    workers: Annotated[int, typer.Option(help="local Dask worker processes (1 thread each)")] = 2,
+    scheduler: Annotated[str | None, typer.Option(
+        help="address of an existing Dask scheduler, tcp://HOST:PORT (then --workers is unused)")] = None,
+) -> None:
+    """Run (or resume) a study: every (case, policy, seed) cell on Dask, then aggregate.
+
+    Writes DIR/summary.parquet, DIR/curves.parquet, DIR/results.nc and DIR/metadata.json.
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from genoffload.studies import load_study
+    from genoffload.studies.run import check_folder, run_study
+
+    if workers < 1:
+        raise InputError("workers", workers, "must be >= 1")
+    if scheduler is not None and not scheduler.strip():
+        raise InputError("scheduler", scheduler, "empty address (expected tcp://HOST:PORT)")
+    study = load_study(spec)
+    check_folder(study, output)  # bad folder: one line before any cluster starts
+    out = console()
+    seeds = len(study.spec.study.seeds)
+    out.print(f"study [bold]{study.name}[/]: {len(study.cases)} cases x policies x {seeds} seeds = "
+              f"{len(study.cells)} cells -> {output}")
+    with Progress(TextColumn("[bold]cells[/]"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("failed {task.fields[failed]}"), TimeElapsedColumn(), TextColumn("left"),
+                  TimeRemainingColumn(), console=out, transient=False) as bar:
+        task = bar.add_task("", total=len(study.cells), failed=0)
+
+        def progress(done: int, failed: int, total: int, computed: int) -> None:
+            bar.update(task, completed=done + failed, failed=failed)
+
+        report = run_study(study, output, workers=workers, scheduler=scheduler, progress=progress)
+    out.print(policy_table(report.table, f"study {study.name}"))
+    out.print(f"computed {report.computed} cells, reused {report.reused}, failed {report.failed}; "
+              f"{report.workers} workers, wall {report.wall_s:.1f} s, cell compute {report.compute_s:.1f} s")
+    _print_failures(out, report.failures)
+    out.print(f"wrote {output / 'summary.parquet'}, curves.parquet, results.nc, metadata.json")
+
+
+@app.command("check")
+@user_errors
+def check_cmd(spec: Annotated[str, typer.Argument(help=SPEC_HELP)]) -> None:
+    """Validate a study file and list its cases and cells (computes nothing)."""
+    from rich.table import Table
+
+    from genoffload.studies import load_study
+
+    study = load_study(spec)
+    out = console()
+    table = Table(title=f"study {study.name}: {len(study.cells)} cells")
+    for col in ("case", "sweep", "mode", "steps", "grid", "policies"):
+        table.add_column(col)
+    for c in study.cases:
+        grid = ", ".join(f"{k}={v}" for k, v in c.grid.items() if k not in ("edge_model", "cloud_model"))
+        table.add_row(c.case_id, "+".join(c.sweeps), c.mode, str(c.steps), grid, ", ".join(c.policies))
+    out.print(table)
+
+
+@app.command("show")
+@user_errors
+def show_cmd(directory: Annotated[Path, typer.Argument(help="study folder")]) -> None:
+    """Status of a study folder: cells done, failed and pending per policy."""
+    import json
+
+    from genoffload.studies.results import summary_table
+    from genoffload.studies.run import open_study_folder
+
+    study = open_study_folder(directory)
+    table, _ = summary_table(study, directory)
+    out = console()
+    out.print(policy_table(table, f"study {study.name} ({directory})"))
+    meta = directory / "metadata.json"
+    if meta.is_file():
+        doc = json.loads(meta.read_text())
+        out.print(f"last run ended {doc.get('end_time')}; wall {float(doc.get('wall_s', 0)):.1f} s over "
+                  f"{len(doc.get('runs', []))} run(s); {doc.get('workers')} workers")
+    pending = int((table["status"] == "pending").sum())
+    if pending:
+        out.print(f"{pending} cell(s) pending: run the same `genoffload study run` command to resume")
+    failed = table.filter(table["status"] == "failed")
+    _print_failures(out, failed.select("cell_id", "policy", "seed", "error").to_dicts())
