@@ -159,11 +159,17 @@ def report_latency(threads: int, n_lat: int, quick: bool) -> None:
     print(f"cold start: import {cold['import']:.2f} s, model load {cold['load']:.2f} s, first "
           f"decision {cold['first']:.2f} s ({cold['tokens']} prompt tokens): load + first = "
           f"{total:.2f} s (target <= 2 s: {'met' if total <= 2 else 'NOT met'})", flush=True)
-    lat = latency(threads, n_lat)
-    print(f"decision latency, 20-example pool, scoring via the LangChain chat model: median "
-          f"{lat['median_ms']:.1f} ms, p90 {lat['p90_ms']:.1f} ms ({lat['prompt_tokens']} prompt "
-          f"tokens, accuracy {lat['accuracy']:.0%}); after a pool change {lat['changed_median_ms']:.1f}"
-          f" ms (target median <= 60 ms: {'met' if lat['median_ms'] <= 60 else 'NOT met'})", flush=True)
+    print("decision latency, 20-example pool, scoring via the LangChain chat model "
+          "(target median <= 60 ms):")
+    print(f"{'threads':>7s} {'median ms':>9s} {'p90 ms':>7s} {'changed ms':>10s} {'tokens':>6s} "
+          f"{'accuracy':>8s} {'vs 1 thread':>11s}  target")
+    base = None
+    for t in sorted({1, 2, threads}):
+        lat = latency(t, n_lat)
+        base = base or lat["median_ms"]
+        print(f"{t:7d} {lat['median_ms']:9.1f} {lat['p90_ms']:7.1f} {lat['changed_median_ms']:10.1f} "
+              f"{lat['prompt_tokens']:6d} {lat['accuracy']:8.0%} {base / lat['median_ms']:10.2f}x  "
+              f"{'met' if lat['median_ms'] <= 60 else 'NOT met'}", flush=True)
     ch = chain_latency(12 if quick else 30)
     print(f"chain path (prompt | model | strict parser, greedy reply): median {ch['median_ms']:.0f} ms,"
           f" parsed {ch['parsed']:.0%}, accuracy {ch['accuracy']:.0%} ({ch['last_error'][:70]})",
