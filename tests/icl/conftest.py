@@ -70,6 +70,6 @@ class CopyScorer(BaseChatModel):
                                                  "Examples with the same service:")) else ""
         scores = [0.0, self.bias]
         for j, cand in enumerate(candidates):
-            if tail and f"-> {cand.strip()} " in tail:
+            if tail and tail.split("->")[-1].split()[:1] == [cand.strip()]:
                 scores[j] += 5.0
         return [s - 10.0 for s in scores]

@@ -57,7 +57,7 @@ def test_layout_order_and_tail() -> None:
     assert text.index("Task definition:") < text.index("Rules:") < text.index("Examples:")
     assert text.endswith("New task:\nKeywords: short, math ->")
     assert p.tail == ["Example with the same keywords:",
-                      "Keywords: short, math -> cloud (reward 25.0, Good decision)"]
+                      "Keywords: short, math -> cloud"]
     related = PromptBuilder().build(pool.examples(), ("math", "long")).tail
     assert related[0] == "Examples with the same service:" and len(related) == 2
     assert PromptBuilder().build(pool.examples(), ("video", "long")).tail == []

@@ -7,8 +7,9 @@ Layout (the same text feeds candidate scoring and, as chat messages, a chat mode
            Keywords: medium, chat -> edge (reward 26.4, Good decision)
            ...
     tail   Example with the same keywords:              the Good example with the query's
-           Keywords: long, science -> cloud (...)         keywords, repeated; else up to 2
-                                                          Good ones of the same service type
+           Keywords: long, science -> cloud               keywords, repeated (keywords and
+                                                          decision only); else up to 2 Good
+                                                          ones of the same service type
     x      New task:
            Keywords: long, science ->                   the query, last
 
@@ -95,6 +96,11 @@ def render_example(exp: Experience, labels: Labels) -> str:
     verdict = "Good" if exp.good else "Bad"
     return (f"Keywords: {keywords_text(exp.keywords)} -> {labels.word(exp.offload)} "
             f"(reward {exp.reward:.1f}, {verdict} decision)")
+
+
+def render_hint(exp: Experience, labels: Labels) -> str:
+    """A repeated example in the tail: keywords and decision only (fewer tokens to decode)."""
+    return f"Keywords: {keywords_text(exp.keywords)} -> {labels.word(exp.offload)}"
 
 
 def render_query(keywords: Keywords) -> str:
@@ -193,11 +199,11 @@ class PromptBuilder:
         exact = [e for e in good if e.keywords == keywords]
         if exact:
             return ["Example with the same keywords:",
-                    *[render_example(exact[-1], self.labels)] * self.match_repeats]
+                    *[render_hint(exact[-1], self.labels)] * self.match_repeats]
         related = [e for e in good if e.keywords[:1] == keywords[:1]][-self.max_related:]
         if related:
             return ["Examples with the same service:",
-                    *(render_example(e, self.labels) for e in related for _ in range(self.match_repeats))]
+                    *(render_hint(e, self.labels) for e in related for _ in range(self.match_repeats))]
         return []
 
     def build(self, pool_examples: Sequence[Experience], keywords: Keywords) -> Prompt:
