@@ -164,7 +164,8 @@ def episode_cell(task: CellTask) -> tuple[xr.Dataset, dict[str, Any]]:
 
 
 def snapshot_cell(task: CellTask) -> tuple[xr.Dataset, dict[str, Any]]:
-    """Decide on the case's snapshot for the seed (online policies after a warm-up episode)."""
+    """Decide on the case's snapshot for the seed (ICL after a warm-up episode, RL agents as
+    trained by :func:`genoffload.rl.online_policy`)."""
     pol = PolicySpec.model_validate(task.policy)
     scen = generate(make_config({**task.params, "seed": task.seed}))
     n = int(scen.sizes["task"])
@@ -184,7 +185,8 @@ def snapshot_cell(task: CellTask) -> tuple[xr.Dataset, dict[str, Any]]:
     else:
         base = make_config(task.params)
         policy = online_policy(pol, base, task.seed)
-        run_episode(base, policy, _episode_config(task, pol))  # warm-up: the policy learns
+        if pol.kind == "icl":  # warm-up: the policy learns (RL agents come trained and greedy)
+            run_episode(base, policy, _episode_config(task, pol))
         z = get_scheduler(pol.scheduler)(scen)
         step = Step(task.steps, scen, z, scen["units"].values.astype(float),
                     np.random.default_rng([task.seed, task.steps]))

@@ -8,7 +8,6 @@ Two local clusters (2 workers, 1 worker) are started once for the module and sha
 from __future__ import annotations
 
 import json
-import logging
 import math
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from genoffload.errors import InputError
 from genoffload.studies import METRICS, parse_study, run_study
 from genoffload.studies.cells import open_cell
 from genoffload.studies.results import CURVE_COLUMNS, GRID_COLUMNS, ID_COLUMNS
+from genoffload.studies.run import dask_client
 
 GENOFFLOAD = Path(sys.executable).with_name("genoffload")
 TIMING = ("wall_s", "decisions_per_s")
@@ -75,16 +75,8 @@ replay = "latest"
 
 
 def _cluster(n: int) -> Iterator[Any]:
-    from distributed import Client, LocalCluster
-
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                           host="127.0.0.1", silence_logs=logging.ERROR)
-    client = Client(cluster)
-    try:
+    with dask_client(n, None) as client:  # the runner's own LocalCluster settings
         yield client
-    finally:
-        client.close()
-        cluster.close()
 
 
 @pytest.fixture(scope="module")

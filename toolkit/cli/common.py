@@ -70,3 +70,26 @@ def print_json(payload: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(jsonable(payload), indent=2) + "\n")
 
 
+
+
+def episode_table(stats: dict[str, Any], title: str, extra: list[tuple[str, str]] | None = None) -> Any:
+    """Closing summary of an online episode (``genoffload.episode.summary`` keys) as a rich table.
+
+    ``extra`` rows (label, value) go before the closing ``decisions/s`` row. Labels are escaped
+    so that units such as ``[s]`` are not read as rich markup.
+    """
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=escape(title), show_header=False)
+    rows = [("mean reward [s]", f"{stats['mean_reward']:.3f}"),
+            ("optimal reward [s]", f"{stats['optimal_reward']:.3f}"),
+            ("regret [s]", f"{stats['regret']:.3f}"),
+            ("success rate", f"{stats['success_rate']:.1%}"),
+            ("tail reward ratio (last 20 %)", f"{stats['tail_reward_ratio']:.1%}"),
+            ("tail success rate", f"{stats['tail_success_rate']:.1%}"),
+            *(extra or [("decisions", f"{stats['decisions']}")]),
+            ("decisions/s", f"{stats['decisions_per_s']:.1f}")]
+    for k, v in rows:
+        table.add_row(escape(k), v)
+    return table

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from genoffload.cli.common import console, jsonable, user_errors, write_atomic
+from genoffload.cli.common import console, episode_table, jsonable, user_errors, write_atomic
 from genoffload.errors import InputError
 
 app = typer.Typer(help="In-context-learning offloading policy (paper Sec. III).",
@@ -41,25 +41,12 @@ def _model(spec: str, threads: int | None) -> Any:
 
 
 def summary_table(stats: dict[str, Any], title: str) -> Any:
-    """The closing summary as a rich table."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(title=escape(title), show_header=False)
-    rows = [("mean reward [s]", f"{stats['mean_reward']:.3f}"),
-            ("optimal reward [s]", f"{stats['optimal_reward']:.3f}"),
-            ("regret [s]", f"{stats['regret']:.3f}"),
-            ("success rate", f"{stats['success_rate']:.1%}"),
-            ("tail reward ratio (last 20 %)", f"{stats['tail_reward_ratio']:.1%}"),
-            ("tail success rate", f"{stats['tail_success_rate']:.1%}"),
-            ("decisions (llm / explore / mask / fallback)",
-             f"{stats['decisions']} ({stats['llm']} / {stats['explorations']} / {stats['masked']} / "
-             f"{stats['fallbacks']})"),
-            ("median LLM latency [ms]", f"{1e3 * stats['median_llm_latency_s']:.1f}"),
-            ("decisions/s", f"{stats['decisions_per_s']:.1f}")]
-    for k, v in rows:
-        table.add_row(escape(k), v)
-    return table
+    """The closing summary as a rich table (decision sources and LLM latency added)."""
+    return episode_table(stats, title, [
+        ("decisions (llm / explore / mask / fallback)",
+         f"{stats['decisions']} ({stats['llm']} / {stats['explorations']} / {stats['masked']} / "
+         f"{stats['fallbacks']})"),
+        ("median LLM latency [ms]", f"{1e3 * stats['median_llm_latency_s']:.1f}")])
 
 
 @app.command("run")

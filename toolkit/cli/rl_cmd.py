@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from genoffload.cli.common import console, jsonable, user_errors, write_atomic
+from genoffload.cli.common import console, episode_table, jsonable, user_errors, write_atomic
 from genoffload.errors import InputError
 
 app = typer.Typer(help="Reinforcement-learning baselines: tabular Q-learning and DQN (paper baseline 3).",
@@ -147,21 +147,7 @@ def train_cmd(
 
 def summary_table(stats: dict[str, Any], title: str) -> Any:
     """The closing summary of an evaluation episode as a rich table."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(title=title, show_header=False)
-    rows = [("mean reward [s]", f"{stats['mean_reward']:.3f}"),
-            ("optimal reward [s]", f"{stats['optimal_reward']:.3f}"),
-            ("regret [s]", f"{stats['regret']:.3f}"),
-            ("success rate", f"{stats['success_rate']:.1%}"),
-            ("tail reward ratio (last 20 %)", f"{stats['tail_reward_ratio']:.1%}"),
-            ("tail success rate", f"{stats['tail_success_rate']:.1%}"),
-            ("decisions", f"{stats['decisions']}"),
-            ("decisions/s", f"{stats['decisions_per_s']:.1f}")]
-    for k, v in rows:
-        table.add_row(escape(k), v)  # "[s]" is not markup
-    return table
+    return episode_table(stats, title)
 
 
 @app.command("eval")
