@@ -8,7 +8,6 @@ another kind is an error. Heuristics run online through :class:`genoffload.episo
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -131,8 +130,13 @@ def check_policy(pol: PolicySpec, where: str) -> None:
         get_scheduler(pol.scheduler)
     except InputError as err:
         raise InputError(f"{where}.scheduler", err.value, err.reason) from None
-    if pol.agent is not None and not Path(pol.agent).is_file():
-        raise InputError(f"{where}.agent", pol.agent, "no such file")
+    if pol.agent is not None:  # loaded (safely: no pickle) so that a bad file fails before any cell
+        from genoffload.rl.agents import load_agent
+
+        try:
+            load_agent(pol.agent, pol.name)
+        except InputError as err:
+            raise InputError(f"{where}.agent", pol.agent, err.reason) from None
     if pol.kind == "icl":
         from genoffload.llm import parse_llm_spec
 

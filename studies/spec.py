@@ -18,8 +18,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -29,8 +29,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from genoffload.catalog import load_catalog
 from genoffload.errors import InputError
+from genoffload.io import load_toml, read_text
 from genoffload.scenario import ScenarioConfig, make_config
 from genoffload.scenario.generate import families_from_config
+from genoffload.sizes import MAX_SEED, check_study_size
 from genoffload.studies.policies import PolicySpec as PolicySpec
 from genoffload.studies.policies import check_policy, is_snapshot_only
 
@@ -84,6 +86,8 @@ class StudySection(BaseModel):
             raise ValueError("seeds must be >= 0")
         if len(set(seeds)) != len(seeds):
             raise ValueError("seeds must be unique")
+        if any(s > MAX_SEED for s in seeds):
+            raise ValueError(f"seeds must be <= {MAX_SEED} (2**63 - 1)")
         return seeds
 
     @field_validator("metrics")
@@ -344,10 +348,8 @@ def cell_id(case: Case, policy: PolicySpec, seed: int, study: StudySection) -> s
 
 def parse_study(text: str, source: str = "<text>") -> Study:
     """Validate a study file's text into a :class:`Study` (see the module docstring)."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError("study", source, f"not valid TOML: {exc}") from None
+    raw = load_toml(text, "study", source)
+    check_study_size(*_upper_cells(raw))  # from list lengths, before validating 10**6 seeds
     try:
         spec = StudyFile.model_validate(raw)
     except ValidationError as err:
@@ -359,6 +361,7 @@ def parse_study(text: str, source: str = "<text>") -> Study:
             raise InputError(f"policy[{i}].label", pol.key, "duplicate policy label")
         policies[pol.key] = pol
     cases, extra = build_cases(spec, policies)
+    check_study_size(sum(len(c.policies) for c in cases) * len(spec.study.seeds), *_upper_cells(raw)[1:])
     used = {label for c in cases for label in c.policies}
     for i, label in enumerate(policies):
         if label not in used:
@@ -371,11 +374,33 @@ def parse_study(text: str, source: str = "<text>") -> Study:
     return Study(spec, text, source, spec_hash, tuple(cases), policies, cells, extra)
 
 
+def _upper_cells(raw: dict[str, Any]) -> tuple[int, str, Any]:
+    """Most cells the raw study file can expand to (cases x policies x seeds), computed from the
+    lengths of its lists only (cheap, before any validation), and the field of the largest factor."""
+    def length(value: Any) -> int:
+        return max(len(value), 1) if isinstance(value, list) else 1
+
+    study = raw.get("study")
+    seeds = length(study.get("seeds", [0])) if isinstance(study, dict) else 1
+    sweeps = raw.get("sweep")
+    cases = 1
+    if isinstance(sweeps, list) and sweeps:
+        cases = sum(math.prod(length(v) for k, v in sweep.items() if k not in SWEEP_SETTINGS)
+                    if isinstance(sweep, dict) else 1 for sweep in sweeps)
+    policies = length(raw.get("policy"))
+    factors = [(seeds, "study.seeds", f"{seeds} seeds"), (cases, "sweep", f"{cases} cases"),
+               (policies, "policy", f"{policies} policies")]
+    _, field, shown = max(factors, key=lambda f: f[0])
+    return cases * policies * seeds, field, shown
+
+
 def study_text(spec: str | Path) -> tuple[str, str]:
     """Read a study file, or a shipped study by name; return (text, source)."""
     path = Path(spec)
+    if path.is_dir():
+        raise InputError("spec", str(spec), "is a folder, expected a study file (TOML)")
     if path.is_file():
-        return path.read_text(encoding="utf-8", errors="replace"), str(path)
+        return read_text(path, "spec", "study file"), str(path)
     if str(spec) in SHIPPED:
         res = resources.files("genoffload.studies") / f"{spec}.toml"
         return res.read_text(encoding="utf-8"), f"genoffload.studies/{spec}.toml"

@@ -21,6 +21,7 @@ import xarray as xr
 
 from genoffload.episode import OnlinePolicy
 from genoffload.errors import InputError
+from genoffload.io import load_json
 from genoffload.policies import Plan, register
 from genoffload.rl.dqn import DQNAgent, train_dqn
 from genoffload.rl.observation import ObservationSpec
@@ -42,34 +43,57 @@ def check_algo(algo: str) -> str:
     return algo
 
 
-def load_agent(path: str | Path, algo: str | None = None) -> QAgent | DQNAgent:
-    """Load a saved agent (Q-learning ``.npz`` or DQN ``.zip``, told apart by content).
+def agent_algo(path: str | Path, algo: str | None = None) -> str:
+    """The algorithm of an agent file, told apart by content without loading it (cheap: no torch).
 
     Raises
     ------
     InputError
-        ``agent`` for a missing, unreadable or foreign file, or an agent of another
-        algorithm than ``algo``.
+        ``agent`` for a missing, unreadable or foreign file, a dqn file that needs pickle
+        (stable-baselines3's own ``model.save``), or an agent of another algorithm than ``algo``.
     """
+    from genoffload.rl.dqn import FORMAT_VERSION, PICKLE_MEMBERS, PICKLE_REFUSED
+
     p = Path(path)
+    if p.is_dir():
+        raise InputError("agent", str(path), "is a folder, expected an agent file")
     if not p.is_file():
         raise InputError("agent", str(path), "no such file")
+    foreign = ("not a genoffload agent file (expected a q-learning .npz or a dqn .zip from "
+               "genoffload rl train)")
     try:
         with zipfile.ZipFile(p) as zf:
             names = set(zf.namelist())
-    except (OSError, zipfile.BadZipFile):
-        raise InputError("agent", str(path), "not a genoffload agent file (expected a q-learning .npz "
-                         "or a dqn .zip from genoffload rl train)") from None
+            small = "genoffload.json" in names and zf.getinfo("genoffload.json").file_size < 2**20
+            meta = zf.read("genoffload.json").decode("utf-8", "replace") if small else "{}"
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError):
+        raise InputError("agent", str(path), foreign) from None
     if "meta.npy" in names:
-        agent: QAgent | DQNAgent = QAgent.load(p)
+        found = "q-learning"
     elif "genoffload.json" in names:
-        agent = DQNAgent.load(p)
+        doc = load_json(meta, "agent", str(path))
+        if names & set(PICKLE_MEMBERS) or not isinstance(doc, dict) or doc.get("version") != FORMAT_VERSION:
+            raise InputError("agent", str(path), PICKLE_REFUSED)
+        found = "dqn"
     else:
-        raise InputError("agent", str(path), "not a genoffload agent file (expected a q-learning .npz "
-                         "or a dqn .zip from genoffload rl train)")
-    if algo is not None and agent.algo != check_algo(algo):
-        raise InputError("agent", str(path), f"is a {agent.algo} agent, not {algo}")
-    return agent
+        raise InputError("agent", str(path), foreign)
+    if algo is not None and found != check_algo(algo):
+        raise InputError("agent", str(path), f"is a {found} agent, not {algo}")
+    return found
+
+
+def load_agent(path: str | Path, algo: str | None = None) -> QAgent | DQNAgent:
+    """Load a saved agent (Q-learning ``.npz`` or DQN ``.zip``, told apart by content); neither
+    format uses pickle, and files that need it are refused (docs/rl.md).
+
+    Raises
+    ------
+    InputError
+        ``agent`` for a missing, unreadable or foreign file, a file that needs pickle, or an
+        agent of another algorithm than ``algo``.
+    """
+    found = agent_algo(path, algo)
+    return QAgent.load(Path(path)) if found == "q-learning" else DQNAgent.load(Path(path))
 
 
 def check_observation(agent: QAgent | DQNAgent, base: ScenarioConfig, where: str) -> None:

@@ -6,13 +6,18 @@ steps, so the budget means the same as for Q-learning. Exploration decays linear
 ``exploration_final_eps`` over ``explore_share`` of the expected decisions. Evaluation goes
 through :func:`genoffload.episode.run_episode` with :class:`DQNPolicy` (greedy, no learning).
 
-Files: sb3's own ``.zip`` (``model.save``) with one extra member, ``genoffload.json``, holding
-the observation specification and the training record; sb3 ignores it when loading.
+Files (format ``genoffload-dqn`` version 2, docs/rl.md): a zip with two members and no pickle,
+``genoffload.json`` (observation specification, network layout, training record) and
+``policy.pt``, the Q-network weights as a torch state dict of plain tensors, read with
+``torch.load(weights_only=True)``. Loading rebuilds the sb3 model from the two. sb3's own
+``.zip`` (``model.save``) is refused: ``DQN.load`` unpickles its ``data`` member, so an agent file
+from anyone could run code on load.
 """
 
 from __future__ import annotations
 
 import copy
+import io
 import json
 import time
 import zipfile
@@ -26,14 +31,23 @@ import xarray as xr
 from genoffload import __version__
 from genoffload.episode import Step, StepDecision
 from genoffload.errors import InputError
-from genoffload.io import write_atomic
+from genoffload.io import load_json, write_atomic
 from genoffload.rl.observation import ObservationSpec
 from genoffload.rl.options import EnvOptions, env_options
 from genoffload.rl.training import TrainingLog, TrainingResult
 from genoffload.scenario import ScenarioConfig
 
 FORMAT = "genoffload-dqn"
+FORMAT_VERSION = 2
 META_MEMBER = "genoffload.json"
+WEIGHTS_MEMBER = "policy.pt"
+PICKLE_MEMBERS = ("data", "pytorch_variables.pth", "policy.optimizer.pth")
+"""Members of sb3's own zip (``model.save``): loading them needs pickle."""
+MAX_MEMBER_BYTES = 64 * 2**20
+"""Largest member of an agent file [B] (the paper's network holds about 40 kB of weights)."""
+PICKLE_REFUSED = ("written by stable-baselines3's model.save (or genoffload < 0.1 format 1): loading it "
+                  "would unpickle, i.e. run code from the file; retrain with genoffload rl train "
+                  "(docs/rl.md)")
 INSTALL_HINT = "needs the drl extra: pip install 'genoffload[drl]' (stable-baselines3, torch)"
 DQN_DEFAULTS: dict[str, Any] = {
     "learning_rate": 3e-3,
@@ -87,45 +101,107 @@ class DQNAgent:
         return np.asarray(action).reshape(-1).astype(bool)
 
     def save(self, path: Path | str) -> Path:
-        """Write sb3's zip plus ``genoffload.json``, atomically."""
-        meta = {"format": FORMAT, "version": 1, "algo": self.algo, "genoffload_version": __version__,
+        """Write ``genoffload.json`` and the weights ``policy.pt`` into a zip, atomically (no pickle)."""
+        import torch
+
+        policy_kwargs = dict(getattr(self.model, "policy_kwargs", None) or {})
+        meta = {"format": FORMAT, "version": FORMAT_VERSION, "algo": self.algo,
+                "genoffload_version": __version__,
                 "observation": self.spec.to_dict(),
                 "observation_space": {"type": "MultiDiscrete", "nvec": list(self.spec.nvec),
                                       "names": list(self.spec.names)},
-                **{k: v for k, v in self.meta.items() if k not in ("format", "version")}}
+                "action_space": {"type": "Discrete", "n": 2},
+                "network": {"policy": "MlpPolicy", "net_arch": list(policy_kwargs.get("net_arch", [64, 64]))},
+                **{k: v for k, v in self.meta.items() if k not in ("format", "version", "network")}}
+        state = {k: v.detach().cpu().contiguous() for k, v in self.model.policy.state_dict().items()}
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
 
         def write(tmp: Path) -> None:
-            with open(tmp, "wb") as fh:
-                self.model.save(fh)
-            with zipfile.ZipFile(tmp, "a") as zf:
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
                 zf.writestr(META_MEMBER, json.dumps(meta, indent=1))
+                zf.writestr(WEIGHTS_MEMBER, buffer.getvalue())
 
         return write_atomic(path, write)
 
     @classmethod
     def load(cls, path: Path | str) -> DQNAgent:
-        """Read an agent written by :meth:`save`."""
+        """Read an agent written by :meth:`save`; files that need pickle are refused.
+
+        Raises
+        ------
+        InputError
+            ``agent``: not an agent file, sb3's own pickled zip, or corrupt weights.
+        """
+        where = str(path)
         try:
             with zipfile.ZipFile(path) as zf:
-                meta = json.loads(zf.read(META_MEMBER))
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as err:
-            raise InputError("agent", str(path), f"not a dqn agent file ({type(err).__name__})") from None
+                members = {info.filename: info for info in zf.infolist()}
+                if any(name in members for name in PICKLE_MEMBERS):
+                    raise InputError("agent", where, PICKLE_REFUSED)
+                for info in members.values():
+                    if info.file_size > MAX_MEMBER_BYTES:
+                        raise InputError("agent", where, f"corrupt dqn agent file ({info.filename} is "
+                                         f"larger than {MAX_MEMBER_BYTES // 2**20} MB)")
+                meta = load_json(zf.read(META_MEMBER).decode("utf-8"), "agent", where)
+                weights = zf.read(WEIGHTS_MEMBER) if WEIGHTS_MEMBER in members else None
+        except InputError:
+            raise
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError) as err:
+            raise InputError("agent", where, f"not a dqn agent file ({type(err).__name__})") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise InputError("agent", str(path), "not a dqn agent file (unknown format)")
+            raise InputError("agent", where, "not a dqn agent file (unknown format)")
+        if meta.get("version") != FORMAT_VERSION or weights is None:
+            raise InputError("agent", where, PICKLE_REFUSED)
         sb3 = require_sb3()
         try:
             spec = ObservationSpec.from_dict(meta["observation"])
-            model = sb3.DQN.load(path, device="cpu")
-        except (KeyError, TypeError, ValueError, RuntimeError, zipfile.BadZipFile) as err:
-            raise InputError("agent", str(path), f"corrupt dqn agent file ({type(err).__name__})") from None
-        if tuple(model.observation_space.nvec) != spec.nvec:
-            raise InputError("agent", str(path), "corrupt dqn agent file (model and observation differ)")
-        extra = {k: v for k, v in meta.items() if k not in ("observation", "observation_space")}
+            net_arch = [int(n) for n in meta["network"]["net_arch"]]
+        except (KeyError, TypeError, ValueError, InputError) as err:
+            raise InputError("agent", where, f"corrupt dqn agent file ({type(err).__name__} in "
+                             f"{META_MEMBER})") from None
+        model = _rebuild(sb3, spec, net_arch, weights, where)
+        extra = {k: v for k, v in meta.items()
+                 if k not in ("observation", "observation_space", "action_space", "network")}
         return cls(model, spec, extra)
 
     def online(self) -> DQNPolicy:
         """A greedy online policy of this agent (evaluation)."""
         return DQNPolicy(self)
+
+
+def _rebuild(sb3: Any, spec: ObservationSpec, net_arch: list[int], weights: bytes, where: str) -> Any:
+    """An sb3 DQN for prediction, built from the spaces and network layout, with the weights read
+    by ``torch.load(weights_only=True)`` (tensors only: no code runs)."""
+    import pickle
+
+    import torch
+    from gymnasium import spaces
+
+    try:
+        state = torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, ValueError, EOFError, OSError, AttributeError,
+            TypeError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise InputError("agent", where,
+                         f"corrupt dqn agent file ({WEIGHTS_MEMBER}: {reason[:120]})") from None
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in state.items()):
+        raise InputError("agent", where, f"corrupt dqn agent file ({WEIGHTS_MEMBER} holds no tensors)")
+    model = sb3.DQN("MlpPolicy", env=None, device="cpu", _init_setup_model=False)
+    model.observation_space = spaces.MultiDiscrete(list(spec.nvec))
+    model.action_space = spaces.Discrete(2)
+    model.policy_kwargs = {"net_arch": net_arch}
+    model.buffer_size = 1  # prediction only: no replay buffer
+    model.n_envs = 1
+    model._setup_model()
+    try:
+        model.policy.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise InputError("agent", where, "corrupt dqn agent file (weights do not fit the network: "
+                         f"{str(err).splitlines()[0][:100]})") from None
+    model.policy.set_training_mode(False)
+    return model
 
 
 class DQNPolicy:

@@ -7,14 +7,14 @@ values raise :class:`genoffload.errors.InputError` naming the field.
 
 from __future__ import annotations
 
-import json
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from genoffload.errors import InputError
+from genoffload.io import load_json, load_toml, read_text
+from genoffload.sizes import MAX_SEED, check_scenario_size
 
 # TS 38.101-1 Table 5.3.2-1: maximum transmission bandwidth N_RB per channel bandwidth [MHz].
 NRB_TABLE: dict[int, dict[float, int]] = {
@@ -37,7 +37,7 @@ class ScenarioConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    seed: int = Field(0, ge=0, description="seed of every random draw")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="seed of every random draw (0..2**63-1)")
     # --- layout (TR 38.901 Table 7.2-1) ---
     sites: Literal[1, 7, 19] = Field(1, description="hexagonal layout: 1, 7 or 19 sites")
     isd_m: float | None = Field(None, gt=0, description="inter-site distance [m]; None: 500 UMa, 200 UMi")
@@ -148,24 +148,32 @@ def _pydantic_error(err: ValidationError, prefix: str = "config") -> InputError:
 def make_config(overrides: dict[str, Any] | None = None, prefix: str = "config") -> ScenarioConfig:
     """Build a :class:`ScenarioConfig`, turning validation errors into one-line InputErrors."""
     try:
-        return ScenarioConfig(**(overrides or {}))
+        cfg = ScenarioConfig(**(overrides or {}))
     except ValidationError as err:
         raise _pydantic_error(err, prefix) from None
+    check_config_size(cfg, prefix, machine=False)
+    return cfg
+
+
+def check_config_size(cfg: ScenarioConfig, prefix: str = "config", machine: bool = True) -> None:
+    """Refuse a config whose scenario would exceed the memory limit (:mod:`genoffload.sizes`),
+    naming ``{prefix}.users``, ``.rbs`` or ``.tasks_per_user``; with ``machine`` the memory
+    available now counts too (checked by ``generate`` before it allocates)."""
+    users = cfg.users * cfg.sites
+    fields = {"users": (f"{prefix}.users", cfg.users), "rbs": (f"{prefix}.rbs", cfg.n_rb),
+              "tasks": (f"{prefix}.tasks_per_user", cfg.tasks_per_user)}
+    check_scenario_size(users, cfg.sites, cfg.n_rb, users * cfg.tasks_range[1], fields, machine)
 
 
 def read_config_file(path: Path | str) -> dict[str, Any]:
-    """Read a TOML or JSON config file into a dict (not validated yet)."""
+    """Read a TOML or JSON config file into a dict (not validated yet).
+
+    Duplicate keys and nesting deeper than :data:`genoffload.io.MAX_DEPTH` are refused.
+    """
     p = Path(path)
-    if not p.is_file():
-        raise InputError("config", str(p), "no such file")
-    text = p.read_text(encoding="utf-8", errors="replace")
-    try:
-        if p.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            data = tomllib.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputError("config", str(p), f"not valid {p.suffix.lstrip('.') or 'TOML'}: {exc}") from None
+    text = read_text(p, "config", "config file")
+    is_json = p.suffix.lower() == ".json"
+    data = load_json(text, "config", str(p)) if is_json else load_toml(text, "config", str(p))
     if not isinstance(data, dict):
         raise InputError("config", str(p), "must hold a table of settings")
     return data

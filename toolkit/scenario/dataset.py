@@ -14,6 +14,7 @@ import xarray as xr
 
 from genoffload.errors import InputError
 from genoffload.io import write_atomic
+from genoffload.sizes import check_scenario_size
 
 # name: (dims, units, description)
 VARIABLES: dict[str, tuple[tuple[str, ...], str, str]] = {
@@ -45,6 +46,14 @@ OPTIONAL_VARIABLES: dict[str, tuple[tuple[str, ...], str, str]] = {
     "site_x": (("cell",), "m", "site position x"),
     "site_y": (("cell",), "m", "site position y"),
 }
+TEXT_VARIABLES = ("service", "service_class", "modality", "edge_model", "cloud_model")
+INDEX_VARIABLES = ("user_cell", "task_user")
+CATEGORIES: dict[str, tuple[str, ...]] = {"service_class": ("regular", "preferred"),
+                                          "modality": ("text", "image", "audio", "video")}
+"""Allowed values of the categorical task variables."""
+MAX_RATE_BPS = 1e15
+"""Largest rate of one user on one RB [bit/s] (1 Pbit/s; NR peaks are below 1e9 per RB):
+larger values are refused, their sums would overflow the schedulers' float64 averages."""
 REQUIRED_ATTRS = {
     "t_back_s": "edge-cloud backhaul delay t_back [s]",
     "delivery": "store-and-forward or streamed",
@@ -89,25 +98,73 @@ def _first_bad(mask: np.ndarray) -> int:
     return int(np.flatnonzero(np.ravel(mask))[0])
 
 
+def check_schema(ds: xr.Dataset) -> None:
+    """Dimensions and types of the variables present: each as in :data:`VARIABLES` /
+    :data:`OPTIONAL_VARIABLES`, text variables text, ``user_cell`` and ``task_user`` integers,
+    every other variable numbers. Raises :class:`InputError` naming the variable."""
+    for name, (dims, _, _) in {**VARIABLES, **OPTIONAL_VARIABLES}.items():
+        if name not in ds:
+            continue
+        var = ds[name]
+        if tuple(map(str, var.dims)) != dims:
+            raise InputError(name, list(map(str, var.dims)), f"must have dimensions {list(dims)}")
+        kind = var.dtype.kind
+        if name in TEXT_VARIABLES:
+            if kind not in "UO" or (kind == "O" and not all(isinstance(v, str) for v in var.values.ravel())):
+                raise InputError(name, str(var.dtype), "must be text")
+        elif name in INDEX_VARIABLES:
+            if kind not in "iu":
+                raise InputError(name, str(var.dtype), "must be whole numbers (an integer type)")
+        elif kind not in "iufb":
+            raise InputError(name, str(var.dtype), "must be numbers")
+
+
+def _number_attr(ds: xr.Dataset, key: str) -> float:
+    value = ds.attrs[key]
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.item()
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.number):
+        raise InputError(key, value, "must be a number")
+    return float(value)
+
+
 def validate(ds: xr.Dataset) -> None:
     """Check a scenario; raise :class:`InputError` naming the first bad field and value."""
     for name in VARIABLES:
         if name not in ds:
             raise InputError(name, None, "missing field")
+    check_schema(ds)
+    if "cell" not in ds.sizes:
+        raise InputError("cell", None, "missing dimension")
     for key in REQUIRED_ATTRS:
         if key not in ds.attrs:
             raise InputError(key, None, "missing setting")
     if ds.attrs["delivery"] not in ("store-and-forward", "streamed"):
         raise InputError("delivery", ds.attrs["delivery"], "must be store-and-forward or streamed")
     for key in ("t_back_s", "penalty_s"):
-        setting = float(ds.attrs[key])
+        setting = _number_attr(ds, key)
         if not np.isfinite(setting) or setting < 0:
             raise InputError(key, ds.attrs[key], "must be a finite number >= 0")
+    if not np.isfinite(_number_attr(ds, "t_target_s")):
+        raise InputError("t_target_s", ds.attrs["t_target_s"], "must be a finite number")
+    for name, allowed in CATEGORIES.items():
+        values = np.asarray(ds[name].values)
+        bad = ~np.isin(values, allowed)
+        if bad.any():
+            i = _first_bad(bad)
+            raise InputError(f"tasks[{i}].{name}", str(values[i]), f"must be one of {', '.join(allowed)}")
+    for name in ("quality_edge", "quality_cloud"):
+        col = np.asarray(ds[name].values, dtype=float)
+        bad = ~np.isfinite(col) | (col < 0) | (col > 1)
+        if bad.any():
+            i = _first_bad(bad)
+            raise InputError(f"tasks[{i}].{name}", float(col[i]), "a quality index must be in [0, 1]")
     rate = np.asarray(ds["rate"].values, dtype=float)
-    bad = ~np.isfinite(rate) | (rate < 0)
+    bad = ~np.isfinite(rate) | (rate < 0) | (rate > MAX_RATE_BPS)
     if bad.any():
         ku, qu = np.unravel_index(_first_bad(bad), rate.shape)
-        raise InputError(f"rate[user={ku}, rb={qu}]", float(rate[ku, qu]), "must be finite and >= 0")
+        raise InputError(f"rate[user={ku}, rb={qu}]", float(rate[ku, qu]),
+                         f"must be finite, >= 0 and <= {MAX_RATE_BPS:.0e} bit/s")
     bw = np.asarray(ds["rb_bandwidth"].values, dtype=float)
     if (~np.isfinite(bw) | (bw <= 0)).any():
         q = _first_bad(~np.isfinite(bw) | (bw <= 0))
@@ -139,7 +196,7 @@ def validate(ds: xr.Dataset) -> None:
             raise InputError(f"tasks[{i}].deadline_s", float(dl[i]), "must be > 0 seconds")
     req = np.asarray(ds["quality_req"].values, dtype=float)
     best = np.maximum(ds["quality_edge"].values, ds["quality_cloud"].values)
-    bad = ~np.isfinite(req) | (req > best + 1e-12)
+    bad = ~np.isfinite(req) | (req < 0) | (req > best + 1e-12)
     if bad.any():
         i = _first_bad(bad)
         raise InputError(f"tasks[{i}].quality_requirement", float(req[i]),
@@ -161,9 +218,16 @@ def save(ds: xr.Dataset, path: Path | str) -> Path:
 def open_netcdf(path: Path | str) -> xr.Dataset:
     """Read a NetCDF file fully into memory; a file that is not NetCDF raises InputError."""
     try:
-        classic = Path(path).read_bytes()[:3] == b"CDF"
+        with open(path, "rb") as fh:
+            classic = fh.read(3) == b"CDF"
         with xr.open_dataset(path, engine="scipy" if classic else "h5netcdf") as ds:
+            sizes = {d: int(ds.sizes.get(d, 1)) for d in ("user", "rb", "task")}
+            fields = {"users": ("user", sizes["user"]), "rbs": ("rb", sizes["rb"]),
+                      "tasks": ("task", sizes["task"])}
+            check_scenario_size(sizes["user"], 1, sizes["rb"], sizes["task"], fields)  # before loading
             return ds.load()
-    except (OSError, ValueError) as exc:
+    except InputError:
+        raise
+    except (OSError, ValueError, TypeError, KeyError) as exc:
         raise InputError("scenario", str(path),
                          f"not a readable NetCDF file ({type(exc).__name__})") from None

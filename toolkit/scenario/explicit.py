@@ -7,7 +7,6 @@ Formats (see ``docs/scenario-format.md``): a JSON document, or a NetCDF file hol
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, Literal
@@ -19,28 +18,30 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from genoffload.catalog import Catalog, load_catalog
 from genoffload.delay import shannon_rate
 from genoffload.errors import InputError
+from genoffload.io import load_json
 from genoffload.scenario.config import ScenarioConfig, _pydantic_error, make_config
-from genoffload.scenario.dataset import VARIABLES, assemble, open_netcdf, validate
+from genoffload.scenario.dataset import VARIABLES, assemble, check_schema, open_netcdf, validate
 from genoffload.scenario.generate import default_deadlines, scenario_attrs
 from genoffload.scenario.tasks import attach_models
+from genoffload.sizes import check_file_size
 
 
 class ExplicitTask(BaseModel):
-    """One task of an explicit scenario."""
+    """One task of an explicit scenario (strict types: ``true`` or ``"800"`` is not a number)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     user: int
     service: str
     output_tokens: float
-    quality_requirement: float | None = None
-    content_bytes: float | None = Field(None, ge=0)
-    deadline_s: float | None = Field(None, gt=0)
+    quality_requirement: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
+    content_bytes: float | None = Field(None, ge=0, allow_inf_nan=False)
+    deadline_s: float | None = Field(None, gt=0, allow_inf_nan=False)
 
 
 class ExplicitScenario(BaseModel):
-    """The JSON document of an explicit scenario (all powers in W, rates in bit/s)."""
+    """The JSON document of an explicit scenario (all powers in W, rates in bit/s; strict types)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     format: Literal["genoffload-scenario"] = "genoffload-scenario"
     version: Literal[1] = 1
     cells: int | None = None
@@ -151,6 +152,7 @@ def _from_netcdf(path: Path, catalog: Catalog | None) -> xr.Dataset:
     for name in ("rate", "user_cell", "task_user", "service", "units"):
         if name not in ds:
             raise InputError(name, None, f"missing variable in {path.name}")
+    check_schema(ds)
     settings = {k: v for k, v in ds.attrs.items() if k in ScenarioConfig.model_fields}
     doc = {
         "user_cell": ds["user_cell"].values.tolist(),
@@ -183,14 +185,23 @@ def load_scenario(path: Path | str, catalog: Catalog | None = None) -> xr.Datase
         Unreadable file, wrong format, or any invalid field (named in the message).
     """
     p = Path(path)
+    if p.is_dir():
+        raise InputError("scenario", str(p), "is a folder, expected a scenario file (NetCDF or JSON)")
     if not p.is_file():
         raise InputError("scenario", str(p), "no such file")
-    head = p.read_bytes()[:8]
+    with open(p, "rb") as fh:
+        head = fh.read(8)
     if head.startswith(b"\x89HDF") or head.startswith(b"CDF"):
         return _from_netcdf(p, catalog)
+    check_file_size(p, "scenario")
     try:
-        raw = json.loads(p.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError("scenario", str(p),
-                         f"neither NetCDF nor valid JSON ({exc.__class__.__name__})") from None
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError("scenario", str(p), "neither NetCDF nor valid JSON (UnicodeDecodeError)") from None
+    try:
+        raw = load_json(text, "scenario", str(p))
+    except InputError as err:
+        if err.reason.startswith("not valid JSON"):
+            raise InputError("scenario", str(p), "neither NetCDF nor valid JSON (JSONDecodeError)") from None
+        raise
     return from_document(raw, catalog, where=p.name)

@@ -13,7 +13,7 @@ from genoffload.catalog import Catalog, load_catalog
 from genoffload.constraints import Families
 from genoffload.delay import generation_delay, shannon_rate
 from genoffload.scenario import channel, geometry
-from genoffload.scenario.config import ScenarioConfig
+from genoffload.scenario.config import ScenarioConfig, check_config_size
 from genoffload.scenario.dataset import assemble
 from genoffload.scenario.tasks import attach_models, draw_tasks, task_units
 
@@ -69,6 +69,7 @@ def generate(cfg: ScenarioConfig, catalog: Catalog | None = None) -> xr.Dataset:
     per site-user link a LOS draw, TR 38.901 path loss and log-normal shadowing; Rayleigh
     fading per RB; SINR with mean inter-cell interference; rate per RB (eq. 2 summand); tasks.
     """
+    check_config_size(cfg)  # before anything is allocated (the memory available now)
     catalog = catalog or load_catalog(cfg.catalog_models, cfg.catalog_services)
     rng = np.random.default_rng(cfg.seed)
     isd = cfg.env("isd_m")
