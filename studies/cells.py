@@ -13,6 +13,7 @@ import math
 import os
 import time
 import traceback
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,35 @@ def read_cell_meta(path: Path | str) -> tuple[dict[str, Any], Any]:
     """The ``__meta__`` of a cell file and the open archive (arrays load on access)."""
     archive = np.load(path, allow_pickle=False)
     return json.loads(str(archive["__meta__"])), archive
+
+
+def check_cell(out_dir: Path | str, cell_id: str) -> str | None:
+    """Why ``DIR/cells/<cell_id>.npz`` is not a finished cell of ``cell_id``, or None if it is.
+
+    A cell file passes when it opens as a zip whose members all pass their CRC check, its
+    ``__meta__`` parses, names the same ``cell_id`` and holds the metrics, and every variable it
+    lists is there. A file that fails (truncated by a crash or a full disk, or copied from another
+    cell) is recomputed by the next run (:func:`genoffload.studies.run.run_study`).
+    """
+    path = cell_file(out_dir, cell_id)
+    if not path.is_file():
+        return "missing"
+    try:
+        meta, archive = read_cell_meta(path)
+        with archive:
+            bad = archive.zip.testzip()
+            if bad is not None:
+                return f"corrupt cell file (member {bad} fails its CRC check)"
+            held = meta["attrs"].get("cell_id")
+            if held != cell_id:
+                return f"cell file of another cell (it holds {held!r})"
+            json.loads(meta["attrs"]["metrics"])
+            missing = [n for n in meta["variables"] if n not in archive.files]
+            if missing:
+                return f"corrupt cell file (variable {missing[0]} missing)"
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as err:
+        return f"corrupt cell file ({type(err).__name__})"
+    return None
 
 
 def open_cell(path: Path | str) -> xr.Dataset:

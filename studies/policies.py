@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from genoffload.episode import OnlinePolicy, RulePolicy
 from genoffload.errors import InputError
+from genoffload.io import check_model_file
 from genoffload.policies import POLICIES, get_policy
 from genoffload.scenario import ScenarioConfig
 from genoffload.schedulers import get_scheduler
@@ -141,9 +142,11 @@ def check_policy(pol: PolicySpec, where: str) -> None:
         from genoffload.llm import parse_llm_spec
 
         try:
-            parse_llm_spec(pol.llm or "embedded")
+            parsed = parse_llm_spec(pol.llm or "embedded")
         except InputError as err:
             raise InputError(f"{where}.llm", err.value, err.reason) from None
+        if parsed.provider == "embedded" and parsed.model:
+            check_model_file(parsed.model, f"{where}.llm", pol.llm or "embedded")
         try:
             icl_settings(pol)
         except InputError as err:
@@ -166,6 +169,9 @@ def chat_model(spec: str) -> Any:
         model = build_chat_model(parsed)
     except (MissingDependencyError, FileNotFoundError) as err:
         raise InputError("llm", spec, str(err).removeprefix("llm: ")) from None
+    except (ValueError, RuntimeError) as err:  # llama.cpp: "Failed to load model from file"
+        reason = (str(err).splitlines() or [type(err).__name__])[0][:100]
+        raise InputError("llm", spec, f"cannot load the GGUF model ({reason})") from None
     if parsed.provider == "embedded":
         _MODELS[spec] = model
     return model

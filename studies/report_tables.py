@@ -207,8 +207,9 @@ def to_html(table: Table) -> str:
 
 def to_markdown(table: Table) -> str:
     """A GitHub-flavoured Markdown pipe table."""
-    def cell(v: Any) -> str:
-        return ("" if v is None else str(v)).replace("|", "\\|").replace("\n", " ")
+    def cell(v: Any) -> str:  # raw HTML in a value (an error message, a label) is shown, not run
+        text = html.escape("" if v is None else str(v), quote=False)
+        return text.replace("|", "\\|").replace("\n", " ")
 
     lines = ["| " + " | ".join(cell(c) for c in table.frame.columns) + " |",
              "|" + "|".join("---" for _ in table.frame.columns) + "|"]

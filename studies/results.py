@@ -17,7 +17,7 @@ import polars as pl
 import xarray as xr
 
 from genoffload.io import write_atomic
-from genoffload.studies.cells import cell_file, error_file, read_cell_meta
+from genoffload.studies.cells import cell_file, check_cell, error_file, read_cell_meta
 from genoffload.studies.spec import GRID_COLUMNS, METRICS, Cell, Study
 
 ID_COLUMNS = ("study", "cell_id", "case_id", "sweep", "seed", "policy", "policy_name", "mode")
@@ -37,8 +37,9 @@ def _clean(value: Any) -> Any:
 
 
 def cell_status(out_dir: Path, cell: Cell) -> str:
-    """``ok`` (file written), ``failed`` (error recorded) or ``pending``."""
-    if cell_file(out_dir, cell.cell_id).is_file():
+    """``ok`` (file written and passing :func:`~genoffload.studies.cells.check_cell`), ``failed``
+    (error recorded) or ``pending`` (a cell file failing its check is pending: recomputed)."""
+    if check_cell(out_dir, cell.cell_id) is None:
         return "ok"
     return "failed" if error_file(out_dir, cell.cell_id).is_file() else "pending"
 
@@ -71,7 +72,12 @@ def read_cell(out_dir: Path, cell: Cell, curves: bool = False
             if curves:
                 arrays = {k: archive[k] for k in CURVE_VARIABLES}
     elif status == "failed":
-        out["error"] = json.loads(error_file(out_dir, cell.cell_id).read_text())["error"]
+        try:
+            out["error"] = str(json.loads(error_file(out_dir, cell.cell_id).read_text())["error"])
+        except (OSError, ValueError, KeyError, TypeError):
+            out["error"] = "unreadable error file"
+    elif cell_file(out_dir, cell.cell_id).exists():  # pending: a cell file that failed its check
+        out["error"] = check_cell(out_dir, cell.cell_id)
     return out, arrays
 
 

@@ -23,13 +23,15 @@ import polars as pl
 
 from genoffload.errors import InputError
 from genoffload.io import write_atomic
-from genoffload.studies.cells import THREAD_ENV, CellTask, cell_file, record_failure, run_cell
+from genoffload.studies.cells import THREAD_ENV, CellTask, check_cell, record_failure, run_cell
 from genoffload.studies.results import now_iso, write_results
 from genoffload.studies.spec import Cell, Study, parse_study
 
 SPEC_FILE = "study.toml"
 STATE_FILE = "study.json"
 LOCK_FILE = ".lock"
+SCHEDULER_PROTOCOLS = ("tcp", "tls", "ws", "wss", "inproc", "ucx")
+"""Protocols of ``distributed`` addresses."""
 
 Progress = Callable[[int, int, int, int], None]
 """``progress(done, failed, total, computed_now)`` after each finished cell."""
@@ -133,6 +135,31 @@ def cell_task(study: Study, cell: Cell, out_dir: Path) -> CellTask:
                     s.token_noise, str(out_dir.resolve()))
 
 
+def check_scheduler_address(address: str) -> str:
+    """A Dask scheduler address must be ``PROTOCOL://HOST[:PORT]`` (``tcp://10.0.0.5:8786``).
+
+    Raises
+    ------
+    InputError
+        ``scheduler`` and the address, before anything connects.
+    """
+    from urllib.parse import urlsplit
+
+    text = address.strip()
+    if not text:
+        raise InputError("scheduler", address, "empty address (expected tcp://HOST:PORT)")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as err:
+        raise InputError("scheduler", address, f"not an address ({err}; expected tcp://HOST:PORT)") from None
+    if parts.scheme not in SCHEDULER_PROTOCOLS or not parts.hostname or parts.path not in ("", "/"):
+        raise InputError("scheduler", address, "not an address (expected tcp://HOST:PORT; protocols: "
+                         f"{', '.join(SCHEDULER_PROTOCOLS)})")
+    del port
+    return text
+
+
 @contextmanager
 def dask_client(workers: int, scheduler: str | None, timeout: float = 20.0) -> Iterator[Any]:
     """A Dask client on a new ``LocalCluster`` (single-threaded processes) or on ``scheduler``
@@ -140,9 +167,10 @@ def dask_client(workers: int, scheduler: str | None, timeout: float = 20.0) -> I
     from distributed import Client, LocalCluster
 
     if scheduler:
+        check_scheduler_address(scheduler)
         try:
             client = Client(scheduler, timeout=f"{timeout}s")
-        except (OSError, TimeoutError) as err:
+        except (OSError, TimeoutError, ValueError) as err:
             raise InputError("scheduler", scheduler, f"cannot connect ({err})") from None
         try:
             yield client
@@ -250,7 +278,7 @@ def run_study(study: Study, out_dir: Path | str, workers: int = 2, scheduler: st
     check_folder(study, out)  # bad folder: before any cluster starts
     if client is not None:
         return _prepared_run(study, out, workers, "client", client, progress, t0)
-    if all(cell_file(out, c.cell_id).is_file() for c in study.cells):
+    if all(check_cell(out, c.cell_id) is None for c in study.cells):
         return _prepared_run(study, out, workers, scheduler or "local", None, progress, t0)
     with dask_client(workers, scheduler, timeout) as own:  # a bad scheduler: before the folder is made
         return _prepared_run(study, out, workers, scheduler or "local", own, progress, t0)
@@ -288,7 +316,7 @@ def folder_lock(out: Path) -> Iterator[None]:
 def _run(study: Study, out: Path, workers: int, where: str, client: Any, progress: Progress | None,
          t0: float) -> RunReport:
     start = now_iso()
-    pending = [c for c in study.cells if not cell_file(out, c.cell_id).is_file()]
+    pending = [c for c in study.cells if check_cell(out, c.cell_id) is not None]  # corrupt: again
     reused = len(study.cells) - len(pending)
     tasks = [(cell_task(study, c, out), priority(c, study)) for c in pending]
     if progress is not None:

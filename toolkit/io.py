@@ -46,7 +46,7 @@ def _target(path: Path, field: str) -> tuple[Path, os.stat_result | None]:
     real = Path(os.path.realpath(path))
     try:
         st = os.stat(real)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return real, None
     except OSError as err:
         raise InputError(field, str(path), err.strerror or str(err)) from None
@@ -282,3 +282,27 @@ def read_text(path: Path | str, field: str, what: str = "file") -> str:
         return p.read_text(encoding="utf-8", errors="replace")
     except OSError as err:
         raise InputError(field, str(p), err.strerror or str(err)) from None
+
+
+def check_model_file(path: Path | str, field: str, spec: str) -> Path:
+    """A GGUF model file must exist and start with the GGUF magic bytes (checked at start, before
+    any LLM call is needed; llama.cpp's own error on a garbage file is a bare ValueError).
+
+    Raises
+    ------
+    InputError
+        ``field`` with the spec as given.
+    """
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise InputError(field, spec, "GGUF model path is a folder")
+    if not p.is_file():
+        raise InputError(field, spec, "GGUF model file not found")
+    try:
+        with open(p, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as err:
+        raise InputError(field, spec, f"GGUF model file unreadable ({err.strerror or err})") from None
+    if magic != b"GGUF":
+        raise InputError(field, spec, "not a GGUF model file (no GGUF header)")
+    return p

@@ -14,6 +14,7 @@ from rich.table import Table
 from genoffload.cli.common import console, print_json, user_errors, write_atomic
 from genoffload.errors import InputError
 from genoffload.evaluate import to_table
+from genoffload.io import check_output
 from genoffload.pipeline import run_policy
 from genoffload.policies import POLICIES
 from genoffload.scenario import load_scenario
@@ -103,6 +104,8 @@ def evaluate_cmd(
     if agent is not None and "all" not in names and not any(
             getattr(POLICIES.get(n), "learned", False) for n in names):
         raise InputError("agent", str(agent), "only the q-learning and dqn policies use an agent")
+    if output is not None:  # before any work: an input, a study's file, an unwritable place
+        check_output(output, "output", [scenario, *([agent] if agent else [])])
     ds = load_scenario(scenario)
     results = evaluate_many(ds, scheduler, names, agent)
     if output is not None:

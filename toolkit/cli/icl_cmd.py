@@ -11,6 +11,8 @@ import typer
 
 from genoffload.cli.common import console, episode_table, jsonable, user_errors, write_atomic
 from genoffload.errors import InputError
+from genoffload.io import check_model_file, check_output_folder
+from genoffload.sizes import check_seed
 
 app = typer.Typer(help="In-context-learning offloading policy (paper Sec. III).",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -33,11 +35,19 @@ def _model(spec: str, threads: int | None) -> Any:
     from genoffload.llm import MissingDependencyError, build_chat_model, parse_llm_spec
 
     parsed = parse_llm_spec(spec)
+    if parsed.provider == "embedded" and parsed.model:
+        check_model_file(parsed.model, "llm", spec)
     try:
-        return build_chat_model(parsed, n_threads=threads) if parsed.provider == "embedded" \
-            else build_chat_model(parsed)
+        if parsed.provider != "embedded":
+            return build_chat_model(parsed)
+        model = build_chat_model(parsed, n_threads=threads)
+        _ = model.llama  # load the GGUF now: a bad file fails at start, not at the first LLM call
+        return model
     except (MissingDependencyError, FileNotFoundError) as err:
         raise InputError("llm", spec, str(err).removeprefix("llm: ")) from None
+    except (ValueError, RuntimeError) as err:  # llama.cpp: "Failed to load model from file"
+        reason = (str(err).splitlines() or [type(err).__name__])[0][:100]
+        raise InputError("llm", spec, f"cannot load the GGUF model ({reason})") from None
 
 
 def summary_table(stats: dict[str, Any], title: str) -> Any:
@@ -91,8 +101,8 @@ def run_cmd(
         raise InputError("steps", steps, "must be >= 1")
     if threads < 1:
         raise InputError("threads", threads, "must be >= 1")
-    if output.exists() and not output.is_dir():
-        raise InputError("output", str(output), "exists and is not a folder")
+    check_output_folder(output)
+    check_seed(seed)
     schedule = parse_epsilon(epsilon or DEFAULT_EPSILON)
     words = tuple(w.strip() for w in labels.split(","))
     if len(words) != 2:

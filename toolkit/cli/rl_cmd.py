@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,6 +13,8 @@ import typer
 
 from genoffload.cli.common import console, episode_table, jsonable, user_errors, write_atomic
 from genoffload.errors import InputError
+from genoffload.io import check_output, check_output_folder
+from genoffload.sizes import check_seed
 
 app = typer.Typer(help="Reinforcement-learning baselines: tabular Q-learning and DQN (paper baseline 3).",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -44,17 +45,6 @@ def _options(arrival_prob: float, token_noise: float, scheduler: str, observe: s
         field = err.field.lstrip(".")
         raise InputError(names.get(field, "observe" if field == "extras" else field), err.value,
                          err.reason) from None
-
-
-def _check_output_file(path: Path) -> None:
-    """Fail before any work when ``path`` cannot be written."""
-    if path.is_dir():
-        raise InputError("output", str(path), "is a folder, expected an agent file")
-    parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise InputError("output", str(path), "folder is not writable")
 
 
 @contextmanager
@@ -103,10 +93,9 @@ def train_cmd(
     n = DEFAULT_TRAIN_STEPS[algo] if steps is None else steps
     if n < 1:
         raise InputError("steps", n, "must be >= 1")
-    if seed < 0:
-        raise InputError("seed", seed, "must be >= 0")
+    check_seed(seed)
     path = output or Path("runs/rl") / f"{algo}{SUFFIX[algo]}"
-    _check_output_file(path)
+    check_output(path, "output", [scenario] if scenario else [])  # before training
     opts = _options(arrival_prob, token_noise, scheduler, observe)
     base = _scenario(scenario)
     settings: dict[str, Any] = {}
@@ -173,10 +162,9 @@ def eval_cmd(
         raise InputError("agent", None, "required: an agent file from genoffload rl train")
     if steps < 1:
         raise InputError("steps", steps, "must be >= 1")
-    if seed < 0:
-        raise InputError("seed", seed, "must be >= 0")
-    if output is not None and output.exists() and not output.is_dir():
-        raise InputError("output", str(output), "exists and is not a folder")
+    check_seed(seed)
+    if output is not None:
+        check_output_folder(output)
     opts = _options(arrival_prob, token_noise, scheduler)
     base = _scenario(scenario)
     loaded = load_agent(agent)

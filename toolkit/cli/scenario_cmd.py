@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,6 +10,7 @@ from rich.table import Table
 
 from genoffload.cli.common import console, print_json, user_errors
 from genoffload.errors import InputError
+from genoffload.io import check_output, load_json
 from genoffload.scenario import generate, load_scenario, make_config, read_config_file, save
 from genoffload.scenario.dataset import save as save_netcdf
 
@@ -30,12 +30,13 @@ def generate_cmd(
                     typer.Option("--set", help="KEY=VALUE config override (JSON value)")] = None,
 ) -> None:
     """Generate a 3GPP urban scenario (TR 38.901 UMa/UMi) and save it as NetCDF."""
+    check_output(output, "output", [config] if config else [])
     settings: dict[str, Any] = read_config_file(config) if config else {}
     for item in set_ or []:
         key, sep, raw = item.partition("=")
         if not sep:
             raise InputError("--set", item, "expected KEY=VALUE")
-        settings[key.strip()] = _parse_value(raw)
+        settings[key.strip()] = _parse_value(raw, f"--set {key.strip()}")
     for key, value in (("sites", sites), ("users", users), ("rbs", rbs), ("seed", seed)):
         if value is not None:
             settings[key] = value
@@ -45,11 +46,14 @@ def generate_cmd(
                f"{ds.sizes['rb']} RBs, {ds.sizes['task']} tasks")
 
 
-def _parse_value(raw: str) -> Any:
+def _parse_value(raw: str, field: str) -> Any:
+    """A JSON value, or the text itself when it is not JSON (``--set environment=UMi``)."""
     try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        return raw
+        return load_json(raw, field, raw)
+    except InputError as err:
+        if err.reason.startswith("not valid JSON"):
+            return raw
+        raise
 
 
 def summary(ds: Any) -> dict[str, Any]:
@@ -79,6 +83,8 @@ def show_cmd(
     output: Annotated[Path | None, typer.Option("-o", help="also save as NetCDF")] = None,
 ) -> None:
     """Validate a scenario file and print its summary."""
+    if output is not None:
+        check_output(output, "output", [scenario])
     ds = load_scenario(scenario)
     info = summary(ds)
     if output is not None:

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from genoffload.cli.common import console, print_json, user_errors, write_atomic
+from genoffload.io import check_output
 from genoffload.scenario import load_scenario
 
 
@@ -41,6 +42,8 @@ def solve_cmd(
     """Solve the joint RB-allocation and offloading problem (eq. 4) to a certified gap."""
     from genoffload.models.solve import solve
 
+    if output is not None:
+        check_output(output, "output", [scenario])
     ds = load_scenario(scenario)
     result = solve(ds, gap=gap, time_limit=time_limit, threads=threads)
     if output is not None:

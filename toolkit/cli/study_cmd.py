@@ -9,6 +9,7 @@ import typer
 
 from genoffload.cli.common import console, user_errors
 from genoffload.errors import InputError
+from genoffload.io import check_output_folder
 
 app = typer.Typer(help="Declarative study sweeps (scenario grid x policies x seeds) on Dask.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -81,13 +82,19 @@ def run_cmd(
         TimeRemainingColumn,
     )
 
+    from genoffload.sizes import cap_workers
     from genoffload.studies import load_study
-    from genoffload.studies.run import check_folder, run_study
+    from genoffload.studies.run import check_folder, check_scheduler_address, run_study
 
     if workers < 1:
         raise InputError("workers", workers, "must be >= 1")
-    if scheduler is not None and not scheduler.strip():
-        raise InputError("scheduler", scheduler, "empty address (expected tcp://HOST:PORT)")
+    if scheduler is not None:
+        check_scheduler_address(scheduler)
+    else:
+        workers, warning = cap_workers(workers)
+        if warning:
+            typer.echo(f"warning: {warning}", err=True)
+    check_output_folder(output)  # before any cell is computed (e.g. a path that is not UTF-8)
     study = load_study(spec)
     check_folder(study, output)  # bad folder: one line before any cluster starts
     out = console()
@@ -148,6 +155,12 @@ def show_cmd(directory: Annotated[Path, typer.Argument(help="study folder")]) ->
         out.print(f"last run ended {doc.get('end_time')}; wall {float(doc.get('wall_s', 0)):.1f} s over "
                   f"{len(doc.get('runs', []))} run(s); {doc.get('workers')} workers")
     pending = int((table["status"] == "pending").sum())
+    corrupt = table.filter((table["status"] == "pending") & table["error"].is_not_null())
+    if corrupt.height:
+        out.print(f"[bold red]{corrupt.height} cell file(s) failed their check[/] (recomputed by the "
+                  "next `genoffload study run`):")
+        for r in corrupt.head(10).iter_rows(named=True):
+            out.print(f"  {r['cell_id']} {r['policy']} seed {r['seed']}: {r['error']}", markup=False)
     if pending:
         out.print(f"{pending} cell(s) pending: run the same `genoffload study run` command to resume")
     failed = table.filter(table["status"] == "failed")
