@@ -20,16 +20,19 @@ DEFAULT_MAX_MEMORY_GB = 4.0
 MEMORY_ENV = "GENOFFLOAD_MAX_MEMORY_GB"
 FREE_SHARE = 0.8
 """Share of the machine's available memory one scenario may take [1]."""
-BYTES_PER_LINK_RB = 40
-"""Peak bytes of :func:`~genoffload.scenario.generate` per (user, site, RB): fading, gain and SINR
-float64 arrays alive at once (measured with ``tracemalloc``: 33 B)."""
-BYTES_PER_USER_RB = 24
-"""Bytes per (user, RB) of a loaded or generated scenario: rate, and an allocation per policy."""
+BYTES_PER_LINK_RB = 24
+"""Peak bytes of :func:`~genoffload.scenario.generate` per (user, site, RB): the fading and gain
+float64 arrays (measured with ``tracemalloc``: 16 B)."""
+BYTES_PER_USER_RB = 48
+"""Peak bytes per (user, RB): SINR and rate arrays, the allocations of the schedulers (measured
+with ``tracemalloc``: 32 B)."""
 BYTES_PER_TASK = 1200
-"""Peak bytes per task of a scenario: the task columns, the model parameters (object and float
-arrays) and the evaluator's per-task results (measured: about 900 B)."""
-BYTES_PER_JSON_BYTE = 25
-"""Python objects per byte of a JSON scenario file while it is parsed [B/B] (measured: 12-20)."""
+"""Peak bytes per task: the task columns and model parameters (object and float arrays), the
+evaluator's per-task results and the output tables (measured: 275 B generating, 150 B
+evaluating; the rest is the margin of the Parquet/JSON output)."""
+BYTES_PER_JSON_BYTE = 50
+"""Peak bytes per byte of a JSON scenario file while it is parsed and validated [B/B]
+(measured: 38 for a 2 MB rate table)."""
 MAX_STUDY_CELLS = 200_000
 """Most cells (case x policy x seed) of one study: each is a file and a Dask task."""
 WORKERS_PER_CORE = 4

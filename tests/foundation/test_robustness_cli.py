@@ -247,3 +247,26 @@ def _empty_table() -> Any:
     from genoffload.studies.report_tables import Table
 
     return Table(key="meta", title="Metadata", caption="", frame=pl.DataFrame())
+
+
+def test_workers_capped_at_a_multiple_of_the_cores() -> None:
+    from genoffload.sizes import WORKERS_PER_CORE, cap_workers
+
+    cores = os.cpu_count() or 1
+    n, warning = cap_workers(1000)
+    assert 1 <= n <= WORKERS_PER_CORE * cores and warning is not None
+    assert "--workers 1000 capped at" in warning
+    assert cap_workers(1) == (1, None)
+
+
+def test_memory_limit_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from genoffload.errors import InputError
+    from genoffload.sizes import MEMORY_ENV, memory_limit
+
+    monkeypatch.setenv(MEMORY_ENV, "0.001")
+    assert memory_limit(machine=False) == 1_000_000
+    with pytest.raises(InputError, match=r"^config\.users: scenario too large"):
+        make_config({"users": 400, "rbs": 200})
+    monkeypatch.setenv(MEMORY_ENV, "lots")
+    with pytest.raises(InputError, match=rf"^{MEMORY_ENV}: must be a number"):
+        memory_limit()
