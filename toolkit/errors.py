@@ -29,4 +29,8 @@ class InputError(ValueError):
         shown = repr(value)
         if len(shown) > 80:  # keep both ends: a long path keeps its file name
             shown = shown[:38] + "..." + shown[-39:]
-        super().__init__(f"{field}: {reason} (got {shown})")
+        message = f"{field}: {reason} (got {shown})"
+        # one line whatever the input holds: control and line-break characters (a key "\x85" or
+        # "a\nb" in a user's file) are shown escaped
+        super().__init__("".join(c if c.isprintable() else c.encode("unicode_escape").decode()
+                                 for c in message))

@@ -19,7 +19,7 @@ import xarray as xr
 from typer.testing import CliRunner
 
 from genoffload.cli.app import app
-from genoffload.scenario import generate, make_config, save
+from genoffload.scenario import generate, make_config
 
 runner = CliRunner()
 DEEP = 100_000
@@ -69,7 +69,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "str_tokens.json").write_text(_doc(output_tokens="800"))
     (d / "garbage.gguf").write_bytes(bytes(range(256)) * 8)
     (d / "seeds.toml").write_text(STUDY.format(extra=f"seeds = [{BIG}]"))
-    (d / "many_seeds.toml").write_text(STUDY.format(extra="seeds = [" + ",".join(map(str, range(10**6))) + "]"))
+    seeds = ",".join(map(str, range(10**6)))
+    (d / "many_seeds.toml").write_text(STUDY.format(extra=f"seeds = [{seeds}]"))
     (d / "big_case.toml").write_text(STUDY.format(extra="[base]\nusers = 1000\nrbs = 1000\n"
                                                   "tasks_per_user = [1, 1000000]"))
     _netcdf(d, "float_user_cell.nc", lambda ds: _set(ds, "user_cell", ds["user_cell"].values + 0.5))
@@ -152,7 +153,8 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     # item 3: sizes
     ("size-tasks", ["scenario", "generate", "--users", "1000", "--rbs", "1000", "--set",
                     "tasks_per_user=[1, 1000000]", "-o", "{o}/g.nc"], ["config.tasks_per_user", "too large"]),
-    ("size-rbs", ["scenario", "generate", "--rbs", "10000000", "-o", "{o}/g.nc"], ["config.rbs", "too large"]),
+    ("size-rbs", ["scenario", "generate", "--rbs", "10000000", "-o", "{o}/g.nc"],
+     ["config.rbs", "too large"]),
     ("size-users", ["scenario", "generate", "--users", "1000000000", "-o", "{o}/g.nc"],
      ["config.users", "too large"]),
     ("size-study-seeds", ["study", "check", "{d}/many_seeds.toml"], ["study.seeds", "1000000 seeds"]),

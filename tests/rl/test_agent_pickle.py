@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import pickle
 import zipfile
 from pathlib import Path
@@ -120,6 +119,7 @@ def test_every_cli_path_refuses(trained: Any, tmp_path: Path, kind: str) -> None
     study = tmp_path / "st.toml"
     study.write_text(f'[study]\nname = "x"\nsteps = 2\n[[policy]]\nname = "dqn"\nagent = "{bad}"\n')
     _one_line(runner.invoke(app, ["study", "check", str(study)]), "policy[0].agent:")
-    _one_line(runner.invoke(app, ["study", "run", str(study), "-o", str(tmp_path / "run")]), "policy[0].agent:")
+    res = runner.invoke(app, ["study", "run", str(study), "-o", str(tmp_path / "run")])
+    _one_line(res, "policy[0].agent:")
     assert not marker.exists()
     assert not (tmp_path / "run").exists()
