@@ -33,6 +33,9 @@ evaluating; the rest is the margin of the Parquet/JSON output)."""
 BYTES_PER_JSON_BYTE = 50
 """Peak bytes per byte of a JSON scenario file while it is parsed and validated [B/B]
 (measured: 38 for a 2 MB rate table)."""
+BYTES_PER_SOLVE_VARIABLE = 10_000
+"""Peak bytes of the exact solve (Pyomo model and HiGHS) per binary RB variable ``z[k, q]`` of a
+user with tasks (measured: 8.6 kB at 60 users x 240 RBs, RSS)."""
 MAX_STUDY_CELLS = 200_000
 """Most cells (case x policy x seed) of one study: each is a file and a Dask task."""
 WORKERS_PER_CORE = 4
@@ -119,6 +122,17 @@ def check_scenario_size(users: int, sites: int, rbs: int, tasks: int, fields: di
     raise InputError(field, value, f"scenario too large: {users} users x {rbs} RBs x {sites} sites, up to "
                      f"{tasks} tasks need about {_gb(total)}, more than {which} ({_gb(limit)}; "
                      f"{MEMORY_ENV}, docs/robustness.md)")
+
+
+def check_solve_size(users_with_tasks: int, rbs: int, field: str = "scenario", value: object = None) -> None:
+    """Refuse an exact solve whose model would exceed :func:`memory_limit` (CLI ``solve``; the
+    solver's own size limit is in ``genoffload.models``)."""
+    need = users_with_tasks * rbs * BYTES_PER_SOLVE_VARIABLE
+    limit = memory_limit()
+    if need > limit:
+        raise InputError(field, value, f"too large to solve exactly: {users_with_tasks} users with tasks x "
+                         f"{rbs} RBs need about {_gb(need)}, more than {_gb(limit)} ({MEMORY_ENV}, "
+                         "docs/robustness.md)")
 
 
 def check_file_size(path: Path, field: str) -> None:

@@ -19,7 +19,7 @@ import xarray as xr
 from typer.testing import CliRunner
 
 from genoffload.cli.app import app
-from genoffload.scenario import generate, make_config
+from genoffload.scenario import generate, make_config, save
 
 runner = CliRunner()
 DEEP = 100_000
@@ -272,3 +272,12 @@ def test_memory_limit_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv(MEMORY_ENV, "lots")
     with pytest.raises(InputError, match=rf"^{MEMORY_ENV}: must be a number"):
         memory_limit()
+
+
+def test_solve_refused_before_building_a_model_too_large(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    path = save(generate(make_config({"users": 40, "rbs": 100, "seed": 1})), tmp_path / "s.nc")
+    monkeypatch.setenv("GENOFFLOAD_MAX_MEMORY_GB", "0.01")  # 4000 z variables need ~40 MB
+    res = runner.invoke(app, ["solve", str(path)])
+    lines = res.stderr.strip().splitlines()
+    assert res.exit_code == 2 and len(lines) == 1 and "too large to solve exactly" in lines[0], res.stderr

@@ -13,6 +13,7 @@ from rich.table import Table
 from genoffload.cli.common import console, print_json, user_errors, write_atomic
 from genoffload.io import check_output
 from genoffload.scenario import load_scenario
+from genoffload.sizes import check_solve_size
 
 
 def solve_payload(result: Any) -> dict[str, Any]:
@@ -45,6 +46,8 @@ def solve_cmd(
     if output is not None:
         check_output(output, "output", [scenario])
     ds = load_scenario(scenario)
+    users = int(np.unique(ds["task_user"].values).size)
+    check_solve_size(users, int(ds.sizes["rb"]), "scenario", str(scenario))  # before building the model
     result = solve(ds, gap=gap, time_limit=time_limit, threads=threads)
     if output is not None:
         write_atomic(output, lambda p: result.dataset.to_netcdf(p, engine="h5netcdf"))
