@@ -124,7 +124,7 @@ def check_cell(out_dir: Path | str, cell_id: str) -> str | None:
             missing = [n for n in meta["variables"] if n not in archive.files]
             if missing:
                 return f"corrupt cell file (variable {missing[0]} missing)"
-    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as err:
+    except (OSError, ValueError, KeyError, TypeError, EOFError, RecursionError, zipfile.BadZipFile) as err:
         return f"corrupt cell file ({type(err).__name__})"
     return None
 

@@ -147,6 +147,8 @@ def read_metadata(path: Path) -> dict[str, Any]:
         raise InputError(path.name, str(path), f"not valid JSON (line {err.lineno}: {err.msg})") from None
     except UnicodeDecodeError:
         raise InputError(path.name, str(path), "not UTF-8 text") from None
+    except RecursionError:
+        raise InputError(path.name, str(path), "not valid JSON (nested too deep)") from None
     if not isinstance(meta, dict):
         raise InputError(path.name, type(meta).__name__, "must be a JSON object")
     return meta

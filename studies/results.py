@@ -74,7 +74,7 @@ def read_cell(out_dir: Path, cell: Cell, curves: bool = False
     elif status == "failed":
         try:
             out["error"] = str(json.loads(error_file(out_dir, cell.cell_id).read_text())["error"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             out["error"] = "unreadable error file"
     elif cell_file(out_dir, cell.cell_id).exists():  # pending: a cell file that failed its check
         out["error"] = check_cell(out_dir, cell.cell_id)
@@ -240,7 +240,7 @@ def write_results(study: Study, out_dir: Path, run: dict[str, Any]) -> pl.DataFr
     if meta_path.is_file():
         try:
             previous = list(json.loads(meta_path.read_text()).get("runs", []))
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, TypeError, RecursionError):
             previous = []
     runs = [*previous, run]
     doc = {

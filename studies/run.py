@@ -89,7 +89,9 @@ def check_folder(study: Study, out_dir: Path) -> bool:
     if state.is_file():
         try:
             held = json.loads(state.read_text())
-        except ValueError:
+            if not isinstance(held, dict):
+                raise ValueError(STATE_FILE)
+        except (ValueError, RecursionError):
             raise InputError("output", str(out_dir), f"{STATE_FILE} is not valid JSON") from None
         if held.get("spec_hash") != study.spec_hash:
             raise InputError("output", str(out_dir),

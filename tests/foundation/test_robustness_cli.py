@@ -281,3 +281,22 @@ def test_solve_refused_before_building_a_model_too_large(tmp_path: Path,
     res = runner.invoke(app, ["solve", str(path)])
     lines = res.stderr.strip().splitlines()
     assert res.exit_code == 2 and len(lines) == 1 and "too large to solve exactly" in lines[0], res.stderr
+
+
+def test_deep_json_in_a_study_folder_and_a_scenario_attribute(tmp_path: Path) -> None:
+    """The folder's own JSON files and a NetCDF's ``config`` attribute are read safely too."""
+    from genoffload.errors import InputError
+    from genoffload.rl import scenario_config
+
+    folder = tmp_path / "st"
+    folder.mkdir()
+    (folder / "study.toml").write_text(STUDY.format(extra=""))
+    (folder / "study.json").write_text("[" * DEEP + "]" * DEEP)
+    res = runner.invoke(app, ["study", "run", str(folder / "study.toml"), "-o", str(folder)])
+    lines = res.stderr.strip().splitlines()
+    assert res.exit_code == 2 and len(lines) == 1 and "study.json is not valid JSON" in lines[0], res.stderr
+    ds = generate(make_config({"users": 2, "rbs": 4})).assign_attrs(config="[" * DEEP + "]" * DEEP)
+    with pytest.raises(InputError, match=r"^scenario\.config: nested deeper than 64"):
+        scenario_config(ds)
+    with pytest.raises(InputError, match=r"^config: must be a table of settings"):
+        make_config([1, 2])  # type: ignore[arg-type]

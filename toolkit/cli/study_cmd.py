@@ -150,8 +150,15 @@ def show_cmd(directory: Annotated[Path, typer.Argument(help="study folder")]) ->
     out = console()
     out.print(policy_table(table, f"study {study.name} ({directory})"))
     meta = directory / "metadata.json"
-    if meta.is_file():
-        doc = json.loads(meta.read_text())
+    try:
+        doc = json.loads(meta.read_text()) if meta.is_file() else None
+        if not isinstance(doc, dict):
+            raise ValueError(meta.name)
+    except (OSError, ValueError, RecursionError):
+        doc = None
+        if meta.exists():
+            out.print(f"{meta} is not readable JSON (written again by the next run)", markup=False)
+    if doc is not None:
         out.print(f"last run ended {doc.get('end_time')}; wall {float(doc.get('wall_s', 0)):.1f} s over "
                   f"{len(doc.get('runs', []))} run(s); {doc.get('workers')} workers")
     pending = int((table["status"] == "pending").sum())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -11,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from genoffload.episode import EpisodeConfig
 from genoffload.errors import InputError
+from genoffload.io import load_json
 from genoffload.rl.observation import (
     LINK_EDGES_MBPS,
     LOAD_EDGES,
@@ -111,6 +111,7 @@ def scenario_config(scenario: Any) -> ScenarioConfig:
         text = scenario.attrs.get("config")
         if not isinstance(text, str):
             raise InputError("scenario", "Dataset", "has no config attribute to draw steps from")
-        return make_config(json.loads(text), prefix="scenario.config")
+        settings = load_json(text, "scenario.config", "the config attribute")
+        return make_config(settings, prefix="scenario.config")
     raise InputError("scenario", type(scenario).__name__,
                      "expected a ScenarioConfig, a dict of config keys or a config file path")

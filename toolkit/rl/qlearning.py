@@ -41,7 +41,7 @@ from genoffload import __version__
 from genoffload.episode import Step, StepDecision, run_episode
 from genoffload.errors import InputError
 from genoffload.evaluate import evaluate
-from genoffload.io import write_atomic
+from genoffload.io import load_json, write_atomic
 from genoffload.policies.icl.exploration import (
     EXPLORE_CHOICES,
     exploration_draws,
@@ -148,7 +148,7 @@ class QAgent:
         """Read an agent written by :meth:`save`; anything else raises :class:`InputError`."""
         try:
             with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"]))
+                meta = load_json(str(data["meta"]), "agent", str(path))
                 q, visits = data["q"], data["visits"]
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
             raise InputError("agent", str(path),

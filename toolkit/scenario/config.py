@@ -147,6 +147,8 @@ def _pydantic_error(err: ValidationError, prefix: str = "config") -> InputError:
 
 def make_config(overrides: dict[str, Any] | None = None, prefix: str = "config") -> ScenarioConfig:
     """Build a :class:`ScenarioConfig`, turning validation errors into one-line InputErrors."""
+    if overrides is not None and not isinstance(overrides, dict):
+        raise InputError(prefix, type(overrides).__name__, "must be a table of settings")
     try:
         cfg = ScenarioConfig(**(overrides or {}))
     except ValidationError as err:
