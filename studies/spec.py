@@ -32,7 +32,7 @@ from genoffload.errors import InputError
 from genoffload.io import load_toml, read_text
 from genoffload.scenario import ScenarioConfig, make_config
 from genoffload.scenario.generate import families_from_config
-from genoffload.sizes import MAX_SEED, check_study_size
+from genoffload.sizes import MAX_SEED, check_episode_size, check_study_curves, check_study_size
 from genoffload.studies.policies import PolicySpec as PolicySpec
 from genoffload.studies.policies import check_policy, is_snapshot_only
 
@@ -362,6 +362,12 @@ def parse_study(text: str, source: str = "<text>") -> Study:
         policies[pol.key] = pol
     cases, extra = build_cases(spec, policies)
     check_study_size(sum(len(c.policies) for c in cases) * len(spec.study.seeds), *_upper_cells(raw)[1:])
+    for c in cases:
+        if c.mode == "episode":
+            users = c.params["users"] * c.grid["sites"]
+            check_episode_size(c.steps, users, spec.study.arrival_prob, "study.steps")
+    curve_steps = sum(c.steps * len(c.policies) for c in cases if c.mode == "episode") * len(spec.study.seeds)
+    check_study_curves(curve_steps, "study.steps", spec.study.steps)
     used = {label for c in cases for label in c.policies}
     for i, label in enumerate(policies):
         if label not in used:

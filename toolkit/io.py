@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from genoffload.errors import InputError
+from genoffload.sizes import MAX_TEXT_BYTES
 
 MAX_DEPTH = 64
 """Deepest nesting of lists and tables accepted in a JSON or TOML input [levels]."""
@@ -278,6 +279,8 @@ def read_text(path: Path | str, field: str, what: str = "file") -> str:
         raise InputError(field, str(p), f"is a folder, expected a {what}")
     if not p.is_file():
         raise InputError(field, str(p), "no such file")
+    if p.stat().st_size > MAX_TEXT_BYTES:
+        raise InputError(field, str(p), f"too large for a {what} (more than {MAX_TEXT_BYTES // 2**20} MB)")
     try:
         return p.read_text(encoding="utf-8", errors="replace")
     except OSError as err:

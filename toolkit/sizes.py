@@ -36,6 +36,13 @@ BYTES_PER_JSON_BYTE = 50
 BYTES_PER_SOLVE_VARIABLE = 10_000
 """Peak bytes of the exact solve (Pyomo model and HiGHS) per binary RB variable ``z[k, q]`` of a
 user with tasks (measured: 8.6 kB at 60 users x 240 RBs, RSS)."""
+BYTES_PER_DECISION = 400
+"""Bytes per decision of an online episode: its records (``run_episode``: about 15 float and text
+columns) and the policy's history [B]."""
+BYTES_PER_CURVE_STEP = 150
+"""Bytes per (episode cell, step) of a study's ``curves.parquet`` while it is aggregated [B]."""
+MAX_TEXT_BYTES = 64 * 2**20
+"""Largest config or study file [B] (a study of 10**6 seeds is 6.9 MB)."""
 MAX_STUDY_CELLS = 200_000
 """Most cells (case x policy x seed) of one study: each is a file and a Dask task."""
 WORKERS_PER_CORE = 4
@@ -143,6 +150,26 @@ def check_file_size(path: Path, field: str) -> None:
     if need > limit:
         raise InputError(field, str(path), f"file too large to parse ({_gb(size)} of JSON need about "
                          f"{_gb(need)}, more than {_gb(limit)}; use NetCDF for large scenarios)")
+
+
+def check_episode_size(steps: int, users: int, arrival_prob: float, field: str = "steps") -> None:
+    """Refuse an online episode whose records would exceed :func:`memory_limit`: ``steps`` runner
+    steps of ``users`` users each requesting with ``arrival_prob`` (at least one decision a step)."""
+    decisions = steps * max(1.0, users * arrival_prob)
+    need = decisions * BYTES_PER_DECISION
+    limit = memory_limit()
+    if need > limit:
+        raise InputError(field, steps, f"episode too large: about {decisions:.3g} decisions need "
+                         f"{_gb(need)}, more than {_gb(limit)} ({MEMORY_ENV}, docs/robustness.md)")
+
+
+def check_study_curves(episode_steps: int, field: str, value: object) -> None:
+    """Refuse a study whose curves (episode cells x steps rows) would exceed the documented limit."""
+    need = episode_steps * BYTES_PER_CURVE_STEP
+    limit = memory_limit(machine=False)
+    if need > limit:
+        raise InputError(field, value, f"study too large: {episode_steps} episode steps over all cells "
+                         f"need about {_gb(need)} to aggregate, more than {_gb(limit)} ({MEMORY_ENV})")
 
 
 def check_study_size(cells: int, field: str, value: object) -> None:

@@ -71,6 +71,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "seeds.toml").write_text(STUDY.format(extra=f"seeds = [{BIG}]"))
     seeds = ",".join(map(str, range(10**6)))
     (d / "many_seeds.toml").write_text(STUDY.format(extra=f"seeds = [{seeds}]"))
+    (d / "long.toml").write_text(STUDY.format(extra="").replace("steps = 2", "steps = 1000000000000"))
     (d / "big_case.toml").write_text(STUDY.format(extra="[base]\nusers = 1000\nrbs = 1000\n"
                                                   "tasks_per_user = [1, 1000000]"))
     _netcdf(d, "float_user_cell.nc", lambda ds: _set(ds, "user_cell", ds["user_cell"].values + 0.5))
@@ -159,6 +160,11 @@ CASES: list[tuple[str, list[str], list[str]]] = [
      ["config.users", "too large"]),
     ("size-study-seeds", ["study", "check", "{d}/many_seeds.toml"], ["study.seeds", "1000000 seeds"]),
     ("size-study-case", ["study", "check", "{d}/big_case.toml"], ["base.tasks_per_user", "too large"]),
+    ("size-study-steps", ["study", "check", "{d}/long.toml"], ["study.steps", "episode too large"]),
+    ("size-icl-steps", ["icl", "run", "--llm", "fake:edge", "--steps", "1000000000000", "-o", "{o}/i"],
+     ["steps", "episode too large"]),
+    ("size-rl-eval-steps", ["rl", "eval", "--agent", "{d}/good.json", "--steps", "1000000000000"],
+     ["steps", "episode too large"]),
     # item 7
     ("rl-train-unwritable", ["rl", "train", "-o", "/proc/q.npz"], ["output", "/proc/q.npz", "not writable"]),
     ("scenario-is-folder", ["scenario", "show", "{d}/subdir"], ["scenario", "is a folder"]),

@@ -12,7 +12,7 @@ import typer
 from genoffload.cli.common import console, episode_table, jsonable, user_errors, write_atomic
 from genoffload.errors import InputError
 from genoffload.io import check_model_file, check_output_folder
-from genoffload.sizes import check_seed
+from genoffload.sizes import check_episode_size, check_seed
 
 app = typer.Typer(help="In-context-learning offloading policy (paper Sec. III).",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -119,6 +119,7 @@ def run_cmd(
             str(first["loc"][0]), str(first["loc"][0]))
         raise InputError(name, first.get("input"), first["msg"]) from None
     base = _scenario(scenario)
+    check_episode_size(steps, base.users * base.sites, arrival_prob)
 
     out = console()
     t_load = time.perf_counter()

@@ -14,7 +14,7 @@ import typer
 from genoffload.cli.common import console, episode_table, jsonable, user_errors, write_atomic
 from genoffload.errors import InputError
 from genoffload.io import check_output, check_output_folder
-from genoffload.sizes import check_seed
+from genoffload.sizes import check_episode_size, check_seed
 
 app = typer.Typer(help="Reinforcement-learning baselines: tabular Q-learning and DQN (paper baseline 3).",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -122,6 +122,7 @@ def train_cmd(
             hyper["learning_rate"] = learning_rate
         settings = {"hyperparameters": hyper}
     opts.observation(base)  # an unknown catalog file fails here, before training
+    check_episode_size(n, base.users * base.sites, opts.arrival_prob)
     with _bar(algo, n) as progress:
         result = train(algo, base, n, seed, opts, progress, **settings)
     saved = result.agent.save(path)
@@ -167,6 +168,7 @@ def eval_cmd(
         check_output_folder(output)
     opts = _options(arrival_prob, token_noise, scheduler)
     base = _scenario(scenario)
+    check_episode_size(steps, base.users * base.sites, opts.arrival_prob)
     loaded = load_agent(agent)
     check_observation(loaded, base, str(agent))
     config = opts.episode(steps, seed)
