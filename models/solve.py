@@ -32,7 +32,8 @@ from genoffload.schedulers import proportional_fair
 
 FINE_STEP = 0.01  # relative spacing of the fine tangent grid around the incumbent [1]
 FINE_HALF = 0  # fine tangents on each side (0: only at the incumbent; measured fastest)
-COARSE_RATIO = 2.0  # ratio of the coarse grid from C_low to C_max [1]
+COARSE_RATIO = 2.0  # ratio of the coarse grid from the smallest rate to C_max [1]
+GRID_AT_LOW = False  # a tangent at each user's lowest possible capacity
 MAX_ROUNDS = 60
 STALL_ROUNDS = 4  # rounds without a new tangent nor a better bound before "numerical"
 USE_CALLBACKS = True  # certify inside HiGHS (interrupt) and cut at every improving solution
@@ -134,13 +135,17 @@ class SolveResult:
         return self.summary.to_dict()
 
 
-def _grid(cmin: float, cmax: float, center: float) -> list[float]:
-    """Tangent points [Mbit/s]: a coarse geometric grid and a fine one around ``center``."""
-    n = max(1, math.ceil(math.log(cmax / cmin) / math.log(COARSE_RATIO)))
-    pts = set(np.geomspace(cmin, cmax, n + 1).tolist())
+def _grid(anchor: float, low: float, cmax: float, center: float) -> list[float]:
+    """Tangent points [Mbit/s]: a coarse geometric grid from ``anchor`` (the smallest positive
+    rate) to ``cmax``, kept from ``low`` up (a tangent left of ``low`` is dominated by one at
+    ``low`` where ``C >= low``; ``low`` itself joins when GRID_AT_LOW), and a fine one around
+    ``center``."""
+    n = max(1, math.ceil(math.log(cmax / anchor) / math.log(COARSE_RATIO)))
+    grid = np.geomspace(anchor, cmax, n + 1)
+    pts = set(grid[grid >= low].tolist()) | ({low} if GRID_AT_LOW else set())
     if center > 0:
         fine = center * (1 + FINE_STEP) ** np.arange(-FINE_HALF, FINE_HALF + 1)
-        pts |= set(fine[(fine >= cmin) & (fine <= cmax)].tolist()) | {center}
+        pts |= set(fine[(fine >= low) & (fine <= cmax)].tolist()) | {center}
     return sorted(pts)
 
 
@@ -185,8 +190,9 @@ class _CellSolver:
         self.m = m = joint.build(cd, self.fixed, budget=budget)
         cap = (cd.rate * self.z).sum(axis=1)
         for k in m.radio_users:
-            lo, hi = float(m.c_low[k]) * m.rho[k], float(cd.rate[k].sum())
-            self.points[k] = _grid(lo, hi, float(cap[k]))
+            anchor = float(cd.rate[k][cd.rate[k] > 0].min())
+            lo, hi = max(float(m.c_low[k]) * m.rho[k], anchor), float(cd.rate[k].sum())
+            self.points[k] = _grid(anchor, lo, hi, float(cap[k]))
             self.n_cuts += len(joint.add_tangents(m, k, self.points[k]))
         self.zvars = [m.z[k, q] for k in range(cd.n_user) for q in range(cd.n_rb)]
         self.avars = [m.alpha[i] for i in range(cd.n_task)]

@@ -10,7 +10,6 @@ from genoffload.evaluate import evaluate
 from genoffload.policies import Plan, Policy, get_policy
 from genoffload.schedulers import get_scheduler
 
-
 CERTIFICATION = ("certified", "status", "reason", "gap", "requested_gap", "bound")
 """Keys of an exact solve's summary that ``run_policy`` copies into the result's attrs."""
 
