@@ -33,7 +33,9 @@ from genoffload.schedulers import proportional_fair
 FINE_STEP = 0.01  # relative spacing of the fine tangent grid around the incumbent [1]
 FINE_HALF = 0  # fine tangents on each side (0: only at the incumbent; measured fastest)
 COARSE_RATIO = 2.0  # ratio of the coarse grid from the smallest rate to C_max [1]
-GRID_AT_LOW = False  # a tangent at each user's lowest possible capacity
+GRID_AT_LOW = False  # a tangent at each user's lowest possible capacity (no clear gain)
+NEIGHBOURS = 3  # per user, tangents at the capacities one RB move away from the incumbent's:
+# without each of its RBs and with each of its NEIGHBOURS best free ones (measured, issue 10)
 MAX_ROUNDS = 60
 STALL_ROUNDS = 4  # rounds without a new tangent nor a better bound before "numerical"
 USE_CALLBACKS = True  # certify inside HiGHS (interrupt) and cut at every improving solution
@@ -149,6 +151,16 @@ def _grid(anchor: float, low: float, cmax: float, center: float) -> list[float]:
     return sorted(pts)
 
 
+def _neighbours(cd: data.CellData, z: np.ndarray, k: int, low: float, cmax: float) -> set[float]:
+    """Capacities [Mbit/s] of user ``k`` one RB move away from allocation ``z``: without each
+    of its RBs, and with each of its :data:`NEIGHBOURS` best free ones (within [low, cmax])."""
+    cap = float(cd.rate[k] @ z[k])
+    free = np.flatnonzero(~z[k] & (cd.rate[k] > 0))
+    best = free[np.argsort(-cd.rate[k][free])[:NEIGHBOURS]]
+    near = np.concatenate([cap - cd.rate[k][z[k]], cap + cd.rate[k][best]])
+    return {float(c) for c in near if low <= c <= cmax}
+
+
 class _CellSolver:
     """State of the outer-approximation loop for one cell (times [ms] unless noted)."""
 
@@ -193,6 +205,8 @@ class _CellSolver:
             anchor = float(cd.rate[k][cd.rate[k] > 0].min())
             lo, hi = max(float(m.c_low[k]) * m.rho[k], anchor), float(cd.rate[k].sum())
             self.points[k] = _grid(anchor, lo, hi, float(cap[k]))
+            if NEIGHBOURS:
+                self.points[k] = sorted(set(self.points[k]) | _neighbours(cd, self.z, k, lo, hi))
             self.n_cuts += len(joint.add_tangents(m, k, self.points[k]))
         self.zvars = [m.z[k, q] for k in range(cd.n_user) for q in range(cd.n_rb)]
         self.avars = [m.alpha[i] for i in range(cd.n_task)]
