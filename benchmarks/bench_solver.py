@@ -28,7 +28,7 @@ COUPLED = {"slo": "soft", "kv_bytes_per_token": 131072, "edge_kv_capacity_gb": 2
            "edge_tpot_slope": 0.05, "backhaul_capacity_mbit": 40.0, "media_share": 0.3}
 
 
-def instances(quick: bool) -> list[tuple[str, dict[str, Any], float]]:
+def instances(quick: bool) -> list[tuple[str, dict[str, Any], float | None]]:
     """(name, config, time limit [s]) of the fixed instance set."""
     seeds = [1] if quick else [1, 2, 3]
     out = [(f"paper20x106-s{s}", {"users": 20, "rbs": 106, "seed": s}, 120.0) for s in seeds]
@@ -45,12 +45,12 @@ def instances(quick: bool) -> list[tuple[str, dict[str, Any], float]]:
 MULTI = {"tasks_per_user": 1}  # the generator's default, as `genoffload scenario generate`
 
 
-def multicell(quick: bool) -> list[tuple[str, dict[str, Any], float]]:
+def multicell(quick: bool) -> list[tuple[str, dict[str, Any], float | None]]:
     """(name, config, time limit [s]) of the multi-cell instances (issue 10): 7 and 19 sites
     of 20 users on 106 RBs, 5 seeds each (2 with ``--quick``)."""
     seeds = [1, 2] if quick else [1, 2, 3, 4, 5]
     return [(f"{sites}x20x106-s{s}", {"sites": sites, "users": 20, "rbs": 106, "seed": s,
-                                       **MULTI}, 300.0)
+                                       **MULTI}, None)
             for sites in (7, 19) for s in seeds]
 
 

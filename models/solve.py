@@ -498,12 +498,16 @@ def solve(scenario: xr.Dataset, gap: float = 1e-4, time_limit: float | None = No
 
 def _overall(cells: list[CellSummary], ds: xr.Dataset, rel: float,
              gap: float) -> tuple[Status, str]:
-    """Status and reason of the solve: the worst cell's, then the evaluator's check of the
-    whole answer (feasible, objective equal to the cells' sum, gap <= requested)."""
+    """Status and reason of the solve: the worst cell's (unless it stopped at a limit and the
+    whole answer's gap is within the requested one all the same), then the evaluator's check
+    of the whole answer (feasible, objective equal to the cells' sum, gap <= requested)."""
     status = worst([Status(c.status) for c in cells])
-    if status != Status.OPTIMAL:
+    limits = (Status.TIME_LIMIT, Status.ROUND_LIMIT, Status.ITERATION_LIMIT)
+    if status != Status.OPTIMAL and not (status in limits and rel <= gap):
         first = next(c for c in cells if c.status == status)
         return status, f"cell {first.cell}: {first.reason}"
+    # every cell certified, or stopped by a limit with a valid bound while the whole answer
+    # is within the requested gap anyway
     obj = float(ds.attrs["objective"])
     total = sum(c.objective for c in cells)
     if int(ds.attrs["feasible"]) != 1 or abs(obj - total) > 1e-9 * max(abs(obj), 1.0):
