@@ -3,6 +3,7 @@ and the diagnosis of infeasible instances."""
 
 from genoffload.models import data
 from genoffload.models.diagnose import InfeasibleError
-from genoffload.models.solve import SolveResult, SolveSummary, Status, solve
+from genoffload.models.solve import SolveResult, SolveSummary, solve
+from genoffload.models.status import Status
 
 __all__ = ["InfeasibleError", "SolveResult", "SolveSummary", "Status", "data", "solve"]

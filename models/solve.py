@@ -13,34 +13,44 @@ evaluator's ``radio_part``). See docs/solver.md for the measurements behind the 
 
 from __future__ import annotations
 
-import enum
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import xarray as xr
-from pyomo.contrib.solver.common.results import TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
 
 from genoffload.errors import InputError
 from genoffload.evaluate import evaluate
 from genoffload.models import data, diagnose, joint
+from genoffload.models.result import CellSummary, SolveResult, SolveSummary, overall_status
+from genoffload.models.status import Status, map_status, outcome
 from genoffload.policies.heuristics import QualityRule
 from genoffload.schedulers import proportional_fair
 
 FINE_STEP = 0.01  # relative spacing of the fine tangent grid around the incumbent [1]
 FINE_HALF = 0  # fine tangents on each side (0: only at the incumbent; measured fastest)
-COARSE_RATIO = 2.0  # ratio of the coarse grid from C_min to C_max [1]
+COARSE_RATIO = 2.0  # ratio of the coarse grid from the smallest rate to C_max [1]
+GRID_AT_LOW = False  # a tangent at each user's lowest possible capacity (no clear gain)
+NEIGHBOURS = 3  # per user, tangents at the capacities one RB move away from the incumbent's:
+# without each of its RBs and with each of its NEIGHBOURS best free ones (measured, issue 10)
 MAX_ROUNDS = 60
-SEED_LP_ROUNDS = 0  # Kelley rounds on the LP relaxation before the first MILP (measured: no gain)
-SEED_TOL = 1e-3  # relative distance below which an LP capacity gets no new tangent [1]
+STALL_ROUNDS = 4  # rounds without a new tangent nor a better bound before "numerical"
 USE_CALLBACKS = True  # certify inside HiGHS (interrupt) and cut at every improving solution
+CERT_MARGIN = 1e-6  # cells certify gap * (1 - margin), so that the summed gap stays <= gap
+ZERO_RADIO_TOL_MS = 1e-6  # certified UB - LB of a cell without a z-dependent part [ms]
 # HiGHS options (measured, docs/solver.md): presolve re-runs on every OA round and its
 # reductions trigger root restarts; the root reduced-cost sub-MIP heuristic dominated the time.
 HIGHS_OPTIONS: dict[str, Any] = {"presolve": "off", "mip_heuristic_run_root_reduced_cost": False}
+# HiGHS's integrality tolerance lets z be 1e-6 off 0/1, which moves a radio delay by about as
+# much relatively: below the default gap, tighter gaps tighten it (gap / 10).
+MIP_FEAS_TOL = 1e-6
+# Documented limits (docs/solver.md): larger cells are refused before a model is built.
+MAX_USERS_PER_CELL = 200  # users with tasks
+MAX_TASKS_PER_CELL = 1000
+MAX_RBS = 275
 
 
 class _OwnInterrupt(logging.Filter):
@@ -54,105 +64,32 @@ class _OwnInterrupt(logging.Filter):
 logging.getLogger("pyomo.contrib.solver.solvers.highs").addFilter(_OwnInterrupt())
 
 
-class Status(enum.StrEnum):
-    """Outcome of a solve (never ``optimal`` unless the gap is certified)."""
-
-    OPTIMAL = "optimal"
-    TIME_LIMIT = "time_limit"
-    INFEASIBLE = "infeasible"
-    ERROR = "error"
-
-
-def map_status(tc: TerminationCondition) -> Status:
-    """Map a Pyomo (HiGHS) termination condition to :class:`Status`."""
-    if tc == TerminationCondition.convergenceCriteriaSatisfied:
-        return Status.OPTIMAL
-    if tc in (TerminationCondition.maxTimeLimit, TerminationCondition.iterationLimit,
-              TerminationCondition.interrupted, TerminationCondition.objectiveLimit):
-        return Status.TIME_LIMIT
-    if tc in (TerminationCondition.provenInfeasible, TerminationCondition.locallyInfeasible,
-              TerminationCondition.infeasibleOrUnbounded):
-        return Status.INFEASIBLE
-    return Status.ERROR
-
-
-@dataclass
-class CellSummary:
-    """Per-cell outcome (times [s], objective parts [s])."""
-
-    cell: int
-    users: int
-    tasks: int
-    objective: float
-    bound: float
-    gap_abs: float
-    radio_part: float
-    status: str
-    iterations: int
-    cuts: int
-    heuristic_s: float = 0.0
-    build_s: float = 0.0
-    transfer_s: float = 0.0
-    solve_s: float = 0.0
-    extract_s: float = 0.0
-
-
-@dataclass
-class SolveSummary:
-    """Summary of :func:`solve` (objective parts [s], times [s], gap [1])."""
-
-    objective: float
-    bound: float
-    gap_abs: float
-    gap: float
-    radio_part: float
-    status: str
-    heuristic_objective: float
-    heuristic_s: float
-    build_s: float
-    transfer_s: float
-    solve_s: float
-    extract_s: float
-    total_s: float
-    iterations: int
-    cuts: int
-    cells: list[CellSummary] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class SolveResult:
-    """Solution (the evaluator's Dataset incl. ``z``, ``alpha``) and its summary."""
-
-    dataset: xr.Dataset
-    summary: SolveSummary
-
-    @property
-    def z(self) -> np.ndarray:
-        return np.asarray(self.dataset["z"].values, dtype=bool)
-
-    @property
-    def alpha(self) -> np.ndarray:
-        return np.asarray(self.dataset["alpha"].values, dtype=bool)
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.summary.to_dict()
-
-
-def _grid(cmin: float, cmax: float, center: float) -> list[float]:
-    """Tangent points [Mbit/s]: a coarse geometric grid and a fine one around ``center``."""
-    n = max(1, math.ceil(math.log(cmax / cmin) / math.log(COARSE_RATIO)))
-    pts = set(np.geomspace(cmin, cmax, n + 1).tolist())
+def _grid(anchor: float, low: float, cmax: float, center: float) -> list[float]:
+    """Tangent points [Mbit/s]: a coarse geometric grid from ``anchor`` (the smallest positive
+    rate) to ``cmax``, kept from ``low`` up (a tangent left of ``low`` is dominated by one at
+    ``low`` where ``C >= low``; ``low`` itself joins when GRID_AT_LOW), and a fine one around
+    ``center``."""
+    n = max(1, math.ceil(math.log(cmax / anchor) / math.log(COARSE_RATIO)))
+    grid = np.geomspace(anchor, cmax, n + 1)
+    pts = set(grid[grid >= low].tolist()) | ({low} if GRID_AT_LOW else set())
     if center > 0:
         fine = center * (1 + FINE_STEP) ** np.arange(-FINE_HALF, FINE_HALF + 1)
-        pts |= set(fine[(fine >= cmin) & (fine <= cmax)].tolist()) | {center}
+        pts |= set(fine[(fine >= low) & (fine <= cmax)].tolist()) | {center}
     return sorted(pts)
 
 
+def _neighbours(cd: data.CellData, z: np.ndarray, k: int, low: float, cmax: float) -> set[float]:
+    """Capacities [Mbit/s] of user ``k`` one RB move away from allocation ``z``: without each
+    of its RBs, and with each of its :data:`NEIGHBOURS` best free ones (within [low, cmax])."""
+    cap = float(cd.rate[k] @ z[k])
+    free = np.flatnonzero(~z[k] & (cd.rate[k] > 0))
+    best = free[np.argsort(-cd.rate[k][free])[:NEIGHBOURS]]
+    near = np.concatenate([cap - cd.rate[k][z[k]], cap + cd.rate[k][best]])
+    return {float(c) for c in near if low <= c <= cmax}
+
+
 class _CellSolver:
-    """State of the outer-approximation loop for one cell."""
+    """State of the outer-approximation loop for one cell (times [ms] unless noted)."""
 
     def __init__(self, cd: data.CellData, threads: int) -> None:
         self.cd, self.threads = cd, threads
@@ -164,6 +101,7 @@ class _CellSolver:
         self.gap, self.cert_lb = 0.0, -math.inf
         self.pending: list[np.ndarray] = []  # capacities of MILP solutions without tangents
         self.cb_error: Exception | None = None
+        self.reason = ""
 
     def incumbent(self, z0: np.ndarray, a0: np.ndarray) -> None:
         t = time.perf_counter()
@@ -182,13 +120,20 @@ class _CellSolver:
         self.times["heuristic_s"] += time.perf_counter() - t
 
     def build(self) -> None:
+        """The model with capacity bounds from the incumbent (:func:`joint.capacity_bounds`)
+        and tangents on a geometric grid over each user's possible range plus one at the
+        incumbent's capacity."""
         t = time.perf_counter()
         cd = self.cd
-        self.m = m = joint.build(cd, self.fixed)
+        budget = self.ub - joint.objective_offset(cd) if math.isfinite(self.ub) else None
+        self.m = m = joint.build(cd, self.fixed, budget=budget)
         cap = (cd.rate * self.z).sum(axis=1)
         for k in m.radio_users:
-            pos = cd.rate[k][cd.rate[k] > 0]
-            self.points[k] = _grid(float(pos.min()), float(pos.sum()), float(cap[k]))
+            anchor = float(cd.rate[k][cd.rate[k] > 0].min())
+            lo, hi = max(float(m.c_low[k]) * m.rho[k], anchor), float(cd.rate[k].sum())
+            self.points[k] = _grid(anchor, lo, hi, float(cap[k]))
+            if NEIGHBOURS:
+                self.points[k] = sorted(set(self.points[k]) | _neighbours(cd, self.z, k, lo, hi))
             self.n_cuts += len(joint.add_tangents(m, k, self.points[k]))
         self.zvars = [m.z[k, q] for k in range(cd.n_user) for q in range(cd.n_rb)]
         self.avars = [m.alpha[i] for i in range(cd.n_task)]
@@ -202,6 +147,15 @@ class _CellSolver:
             setattr(opt.config.auto_updates, key, False)
         opt.set_instance(m)
         self.times["transfer_s"] += time.perf_counter() - t
+
+    def _rows_refused(self) -> int:
+        """Rows Pyomo passed that HiGHS did not take (``addRows`` refuses a whole batch with
+        a coefficient beyond ``large_matrix_value``; Pyomo ignores its return status)."""
+        return len(self.opt._pyomo_con_to_solver_con_map) - self.opt._solver_model.getNumRow()
+
+    def _ms(self, x: float) -> float:
+        """Model objective value -> objective [ms]."""
+        return x / self.m.obj_scale + self.m.offset
 
     def _columns(self) -> None:
         """HiGHS column of every z and alpha (-1: not a column) and the fixed values."""
@@ -224,13 +178,24 @@ class _CellSolver:
             self.z, self.a, self.ub, self.radio = z, a, cost, radio
         self.pending.append((self.cd.rate * z).sum(axis=1))
 
+    def _target(self) -> float:
+        """Largest certified ``UB - LB`` [ms]: ``gap (1 - CERT_MARGIN) radio_part``."""
+        return self.gap * (1 - CERT_MARGIN) * self.radio if math.isfinite(self.radio) else 0.0
+
     def _certified(self, lb: float) -> bool:
-        """The stopping rule: ``UB - LB <= gap * radio_part`` plus a numerical floor [ms]
-        relative to the model objective (``UB - offset``); never with an infeasible UB."""
+        """The stopping rule ``UB - LB <= gap * radio_part`` (a cell without a z-dependent
+        part: ``UB - LB`` within 1 ns); never with an infeasible UB."""
         if not math.isfinite(self.ub):
             return False
-        floor = max(1e-6, 1e-9 * abs(self.ub - self.m.offset))
-        return self.ub - lb <= self.gap * self.radio + floor
+        if self.radio <= 0:
+            return self.ub - lb <= ZERO_RADIO_TOL_MS
+        return self.ub - lb <= self._target()
+
+    def _gap(self, lb: float) -> float:
+        """``(UB - LB) / radio_part`` [1] (inf without a feasible UB)."""
+        if not math.isfinite(self.ub) or not math.isfinite(lb):
+            return math.inf
+        return max(self.ub - lb, 0.0) / self.radio if self.radio > 0 else 0.0
 
     def _on_solution(self, e: Any) -> None:  # HiGHS callback: improving MILP solution
         try:
@@ -239,10 +204,14 @@ class _CellSolver:
             self.cb_error = exc
 
     def _on_interrupt(self, e: Any) -> None:  # HiGHS callback: stop once certified
-        lb = float(e.data_out.mip_dual_bound) + self.m.offset
-        if self._certified(lb):
+        lb = self._ms(float(e.data_out.mip_dual_bound))
+        if self._certified(lb) and lb <= self.ub + self._tol():
             self.cert_lb = max(self.cert_lb, lb)
             e.interrupt()
+
+    def _tol(self) -> float:
+        """How far [ms] HiGHS's dual bound may exceed the exact UB (its MIP tolerances)."""
+        return 1e-6 / self.m.obj_scale + 1e-9 * abs(self.ub)
 
     def _warm_start(self) -> None:
         """Hand the incumbent's integer values to HiGHS (it completes the continuous part)."""
@@ -253,34 +222,9 @@ class _CellSolver:
         idx = self.cols[sel].astype(np.int32)
         self.opt._solver_model.setSolution(len(idx), idx, vals[sel])
 
-    def _seed_lp(self, deadline: float) -> None:
-        """Kelley rounds on the continuous relaxation: tangents at its capacities ``C*_k``."""
-        m = self.m
-        cvars = [m.C[k] for k in m.radio_users]
-        for _ in range(SEED_LP_ROUNDS):
-            if time.perf_counter() >= deadline:
-                return
-            t = time.perf_counter()
-            res = self.opt.solve(m, threads=self.threads, load_solutions=False,
-                                 raise_exception_on_nonoptimal_result=False,
-                                 solver_options={**HIGHS_OPTIONS, "solve_relaxation": True})
-            self.times["solve_s"] += time.perf_counter() - t
-            if map_status(res.termination_condition) != Status.OPTIMAL:
-                return
-            res.solution_loader.load_vars(cvars)
-            new = []
-            for k, v in zip(m.radio_users, cvars, strict=True):
-                c = float(v.value)
-                if c > 0 and min(abs(p / c - 1) for p in self.points[k]) > SEED_TOL:
-                    self.points[k].append(c)
-                    new += joint.add_tangents(m, k, [c])
-            if not new:
-                return
-            self.opt.add_constraints(new)
-            self.n_cuts += len(new)
-
     def run(self, gap: float, deadline: float) -> tuple[Status, float, int]:
-        """Outer-approximation loop; returns (status, lower bound [ms], rounds)."""
+        """Outer-approximation loop; returns (status, lower bound [ms], rounds); the reason
+        of a status other than ``optimal`` is in ``self.reason``."""
         self.gap, self.cert_lb = gap, -math.inf
         self.pending, self.cb_error = [], None
         self._columns()
@@ -295,34 +239,44 @@ class _CellSolver:
             h.cbMipImprovingSolution.unsubscribe(self._on_solution)
             h.cbMipInterrupt.unsubscribe(self._on_interrupt)
 
+    def _end(self, name: str, lb: float, rounds: int, **fields: Any) -> tuple[Status, float, int]:
+        status, self.reason = outcome(name, gap=self._gap(lb), target=self.gap, rounds=rounds,
+                                      **fields)
+        return status, lb, rounds
+
     def _loop(self, deadline: float) -> tuple[Status, float, int]:
-        m, gap, h = self.m, self.gap, self.opt._solver_model
-        lb, status, rounds = -math.inf, Status.ERROR, 0
-        shrink = 0.5
-        self._seed_lp(deadline)
+        m, h = self.m, self.opt._solver_model
+        lb, rounds, shrink, stalled = -math.inf, 0, 0.5, 0
+        refused = self._rows_refused()
+        if refused:
+            return self._end("rows_refused", lb, rounds, n=refused)
         for rounds in range(1, MAX_ROUNDS + 1):
             left = deadline - time.perf_counter()
             if left <= 0:
-                status = Status.TIME_LIMIT
-                break
-            target = gap * self.radio + 1e-6 if math.isfinite(self.radio) else math.inf
+                return self._end("deadline", lb, rounds - 1)
+            target = self._target() if self.radio > 0 else ZERO_RADIO_TOL_MS
+            abs_gap = max(shrink * target * m.obj_scale, 1e-12) if math.isfinite(self.ub) else 1e-6
             self._warm_start()
             t = time.perf_counter()
             res = self.opt.solve(
                 m, threads=self.threads, time_limit=left if math.isfinite(left) else None,
-                rel_gap=0.0, abs_gap=max(shrink * target, 1e-9) if math.isfinite(target) else 1e-6,
-                load_solutions=False, raise_exception_on_nonoptimal_result=False,
-                solver_options={**HIGHS_OPTIONS, "solve_relaxation": False})
+                rel_gap=0.0, abs_gap=abs_gap, load_solutions=False,
+                raise_exception_on_nonoptimal_result=False,
+                solver_options={**HIGHS_OPTIONS, "solve_relaxation": False,
+                                "mip_feasibility_tolerance": min(MIP_FEAS_TOL, 0.1 * self.gap)})
             self.times["solve_s"] += time.perf_counter() - t
             t = time.perf_counter()
             if self.cb_error is not None:
                 raise self.cb_error
             st = map_status(res.termination_condition)
             certified = self.cert_lb > -math.inf
-            if st == Status.INFEASIBLE:
-                return st, lb, rounds
+            if st == Status.INFEASIBLE and not certified:
+                if math.isfinite(self.ub):
+                    return self._end("false_infeasible", lb, rounds)
+                return Status.INFEASIBLE, lb, rounds
+            lb_before = lb
             if res.objective_bound is not None and math.isfinite(res.objective_bound):
-                lb = max(lb, float(res.objective_bound) + m.offset)
+                lb = max(lb, self._ms(float(res.objective_bound)))
             lb = max(lb, self.cert_lb)
             if res.incumbent_objective is not None and not certified:
                 x = np.asarray(h.getSolution().col_value)
@@ -335,21 +289,29 @@ class _CellSolver:
                         new += joint.add_tangents(m, k, [float(cap[k])])
             self.pending = []
             self.times["extract_s"] += time.perf_counter() - t
+            if math.isfinite(self.ub) and lb > self.ub + self._tol():
+                return self._end("bound_above_incumbent", lb, rounds, excess=lb - self.ub)
+            lb = min(lb, self.ub)
             if self._certified(lb):
-                status = Status.OPTIMAL
-                break
+                return self._end("certified", lb, rounds)
             if st != Status.OPTIMAL:
-                status = st
-                break
+                name = {Status.TIME_LIMIT: "highs_time", Status.ITERATION_LIMIT:
+                        "highs_iterations", Status.NUMERICAL: "highs_numerical"}.get(
+                            st, "highs_error")
+                return self._end(name, lb, rounds, tc=res.termination_condition.name)
             if not new:  # model exact at its solution: only the MIP tolerance is left
                 shrink *= 0.1
+                stalled = stalled + 1 if lb <= lb_before else 0
+                if stalled >= STALL_ROUNDS:
+                    return self._end("stalled", lb, rounds)
             t = time.perf_counter()
             self.opt.add_constraints(new)
             self.n_cuts += len(new)
             self.times["transfer_s"] += time.perf_counter() - t
-        else:
-            status = Status.TIME_LIMIT
-        return status, lb, rounds
+            refused = self._rows_refused()
+            if refused:
+                return self._end("rows_refused", lb, rounds, n=refused)
+        return self._end("round_cap", lb, MAX_ROUNDS)
 
 
 def _check_options(scenario: xr.Dataset, gap: float, time_limit: float | None,
@@ -364,6 +326,19 @@ def _check_options(scenario: xr.Dataset, gap: float, time_limit: float | None,
         raise InputError("scenario.tasks", 0, "needs at least one task")
 
 
+def check_size(cells: list[data.CellData]) -> None:
+    """Refuse cells beyond the documented limits (:data:`MAX_USERS_PER_CELL`,
+    :data:`MAX_TASKS_PER_CELL`, :data:`MAX_RBS`) before any model is built."""
+    for cd in cells:
+        for what, n, limit in (("users_with_tasks", cd.n_user, MAX_USERS_PER_CELL),
+                               ("tasks", cd.n_task, MAX_TASKS_PER_CELL),
+                               ("rbs", cd.n_rb, MAX_RBS)):
+            if n > limit:
+                raise InputError(f"scenario.cell[{cd.cell}].{what}", n,
+                                 f"the exact solver is documented for at most {limit} "
+                                 "(docs/solver.md)")
+
+
 def solve(scenario: xr.Dataset, gap: float = 1e-4, time_limit: float | None = None,
           threads: int = 1) -> SolveResult:
     """Solve problem (4) with the active constraint families to a certified gap.
@@ -371,7 +346,8 @@ def solve(scenario: xr.Dataset, gap: float = 1e-4, time_limit: float | None = No
     Parameters
     ----------
     scenario : xarray.Dataset
-        A validated scenario with at least one task.
+        A validated scenario with at least one task, within the documented sizes
+        (:func:`check_size`).
     gap : float, default 1e-4
         Target gap relative to the z-dependent part of the objective (``radio_part``) [1].
     time_limit : float, optional
@@ -382,6 +358,9 @@ def solve(scenario: xr.Dataset, gap: float = 1e-4, time_limit: float | None = No
     Returns
     -------
     SolveResult
+        Status ``optimal`` only if every cell is certified and ``gap`` is at most the
+        requested one; otherwise the status and ``reason`` say what happened
+        (:mod:`genoffload.models.status`).
 
     Raises
     ------
@@ -393,6 +372,7 @@ def solve(scenario: xr.Dataset, gap: float = 1e-4, time_limit: float | None = No
     t0 = time.perf_counter()
     deadline = t0 + time_limit if time_limit is not None else math.inf
     cells = data.cell_data(scenario)
+    check_size(cells)
     for cd in cells:
         diagnose.quick_checks(cd)
     t = time.perf_counter()
@@ -403,7 +383,6 @@ def solve(scenario: xr.Dataset, gap: float = 1e-4, time_limit: float | None = No
     z = np.zeros((scenario.sizes["user"], scenario.sizes["rb"]), dtype=bool)
     alpha = np.zeros(scenario.sizes["task"], dtype=bool)
     summaries: list[CellSummary] = []
-    statuses = []
     for n, cd in enumerate(cells):
         cs = _CellSolver(cd, threads)
         cs.incumbent(z_pf[cd.users], a_qr[cd.tasks])
@@ -412,23 +391,25 @@ def solve(scenario: xr.Dataset, gap: float = 1e-4, time_limit: float | None = No
         status, lb, rounds = cs.run(gap, time.perf_counter() + share)
         if status == Status.INFEASIBLE:
             raise diagnose.diagnose(cd)
-        statuses.append(status)
         z[cd.users], alpha[cd.tasks] = cs.z, cs.a
         summaries.append(CellSummary(
             cell=cd.cell, users=cd.n_user, tasks=cd.n_task, objective=cs.ub / 1e3,
             bound=lb / 1e3, gap_abs=(cs.ub - lb) / 1e3, radio_part=cs.radio / 1e3,
-            status=status.value, iterations=rounds, cuts=cs.n_cuts, **cs.times))
+            status=status.value, iterations=rounds, cuts=cs.n_cuts, reason=cs.reason,
+            **cs.times))
     t = time.perf_counter()
     ds = evaluate(scenario, z, alpha)
     extract = time.perf_counter() - t
-    status = next((s for s in (Status.ERROR, Status.TIME_LIMIT) if s in statuses), Status.OPTIMAL)
     obj, radio = float(ds.attrs["objective"]), float(ds.attrs["radio_part"])
     bound = float(sum(c.bound for c in summaries)) + (obj - sum(c.objective for c in summaries))
     gap_abs = max(obj - bound, 0.0)
+    zero_tol = len(summaries) * ZERO_RADIO_TOL_MS / 1e3 * (1 + 1e-6)  # [s]
+    rel = gap_abs / radio if radio > 0 else (0.0 if gap_abs <= zero_tol else math.inf)
+    status, reason = overall_status(summaries, ds, rel, gap)
     summary = SolveSummary(
-        objective=obj, bound=bound, gap_abs=gap_abs,
-        gap=gap_abs / radio if radio > 0 else (0.0 if gap_abs <= 1e-9 else math.inf),
-        radio_part=radio, status=status.value, heuristic_objective=heur_obj,
+        objective=obj, bound=bound, gap_abs=gap_abs, gap=rel, radio_part=radio,
+        status=status.value, reason=reason, requested_gap=float(gap),
+        heuristic_objective=heur_obj,
         heuristic_s=heur_s + sum(c.heuristic_s for c in summaries),
         build_s=sum(c.build_s for c in summaries),
         transfer_s=sum(c.transfer_s for c in summaries),
@@ -436,8 +417,11 @@ def solve(scenario: xr.Dataset, gap: float = 1e-4, time_limit: float | None = No
         extract_s=extract + sum(c.extract_s for c in summaries),
         total_s=time.perf_counter() - t0, iterations=max(c.iterations for c in summaries),
         cuts=sum(c.cuts for c in summaries), cells=summaries)
-    ds.attrs.update(solver_status=status.value, bound=bound, gap_abs=gap_abs, gap=summary.gap)
+    ds.attrs.update(solver_status=status.value, solver_reason=reason, bound=bound,
+                    gap_abs=gap_abs, gap=summary.gap, requested_gap=float(gap),
+                    certified=int(summary.certified))
     return SolveResult(ds, summary)
 
 
-__all__ = ["CellSummary", "SolveResult", "SolveSummary", "Status", "map_status", "solve"]
+__all__ = ["CellSummary", "SolveResult", "SolveSummary", "Status", "check_size", "map_status",
+           "solve"]

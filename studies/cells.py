@@ -208,7 +208,8 @@ def snapshot_cell(task: CellTask) -> tuple[xr.Dataset, dict[str, Any]]:
         res = solve(scen, gap=pol.gap or DEFAULT_EXACT_GAP, time_limit=pol.time_limit_s, threads=1)
         decide_s = time.perf_counter() - t0
         result, z, sources = res.dataset, res.z, ["exact"] * n
-        extra = {"exact_gap": float(res.summary.gap), "solver_status": res.summary.status}
+        extra = {"exact_gap": float(res.summary.gap), "solver_status": res.summary.status,
+                 "exact_certified": float(res.summary.certified)}
     elif pol.kind == "rule":
         plan, result = run_policy(scen, pol.scheduler, pol.name)
         z, decide_s = plan.z, float(result.attrs["decide_s"])

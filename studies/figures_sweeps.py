@@ -168,6 +168,9 @@ def gap_panel(data: StudyData, colors: dict[str, Any]) -> Panel:
         ax.set_xlabel("policy")
     exact = data.ok.filter(pl.col("exact_gap").is_not_null()).unique(["case_id", "seed"], maintain_order=True)
     cert = 100.0 * exact["exact_gap"].to_numpy()
+    uncertified = (int((exact["exact_certified"] < 0.5).sum()) if "exact_certified" in exact.columns
+                   else 0)
+    cert = cert[np.isfinite(cert)]  # an uncertified solve may have no finite bound
     ax = axes[0, 2]
     if cert.size:
         _boxes(ax, [("exact solve", cert)], {})
@@ -183,5 +186,8 @@ def gap_panel(data: StudyData, colors: dict[str, Any]) -> Panel:
                f"solve's own certified relative gap ({cert.size} solves). A negative gap is only "
                f"possible for a policy that breaks a constraint the exact solve keeps (quality "
                f"(4e) or an active constraint family)"
-               + ("; rings: infeasible plans." if feasible else "."))
+               + ("; rings: infeasible plans." if feasible else ".")
+               + (f" WARNING: {uncertified} of {cert.size} exact solves are NOT certified "
+                  f"optimal; the gaps against them are not optimality gaps (marked † in the "
+                  f"tables)." if uncertified else ""))
     return Panel("gap", title, caption, to_png(fig))

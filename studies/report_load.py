@@ -30,8 +30,9 @@ CURVE_COLUMNS = ("cell_id", "case_id", "seed", "policy", "step", "reward", "opti
 CURVE_METRICS = ("reward", "optimal_reward", "regret", "quality_ok", "delay_s")
 OPTIONAL_CURVE_METRICS = ("preferred_ok",)
 """Curve columns used when present: ``preferred_ok`` = quality success of quality-preferred tasks."""
-OPTIONAL_METRICS = ("preferred_success_rate", "feasible")
-"""Summary metrics used when present (quality success of quality-preferred tasks, feasibility)."""
+OPTIONAL_METRICS = ("preferred_success_rate", "feasible", "exact_certified")
+"""Summary metrics used when present (quality success of quality-preferred tasks, feasibility,
+whether the exact reference of the gaps is certified)."""
 MODES = ("episode", "snapshot")
 STATUSES = ("ok", "failed")
 

@@ -102,11 +102,38 @@ def policy_summary(data: StudyData, mode: str) -> Table | None:
     frame = frame.drop(empty)
     what = ("online episodes" if mode == "episode"
             else "snapshots against the certified exact optimum")
+    frame, note = mark_uncertified(ok, frame)
     return Table(f"tbl-{mode}", f"Per-policy summary: {what}",
                  "For each policy and seed the metric is averaged over the policy's finished cells "
                  "(cases); the table shows the mean over seeds ± the standard deviation over seeds "
                  "(non-finite values, e.g. the delay of a task without an RB, are left out). "
-                 "Gaps are relative to the exact objective.", frame, tuple(frame.columns[1:]))
+                 "Gaps are relative to the exact objective." + note, frame, tuple(frame.columns[1:]))
+
+
+UNCERTIFIED_MARK = " †"
+GAP_HEADERS = ("gap total [%]", "gap radio part [%]")
+
+
+def mark_uncertified(ok: pl.DataFrame, frame: pl.DataFrame) -> tuple[pl.DataFrame, str]:
+    """Mark the gap columns of policies whose gaps are (partly) measured against an exact
+    solve that is not certified (``exact_certified == 0``); add the column ``uncertified
+    reference`` (cells of the policy with such a gap) and return a caption note."""
+    if "exact_certified" not in ok.columns or not any(h in frame.columns for h in GAP_HEADERS):
+        return frame, ""
+    gaps = ok.filter(pl.col("gap_total").is_not_null())
+    bad = gaps.filter(pl.col("exact_certified") < 0.5).group_by("policy").len()
+    count = dict(zip(bad["policy"].to_list(), bad["len"].to_list(), strict=True))
+    if not count:
+        return frame, " Every exact reference is certified optimal."
+    n_all = dict(gaps.group_by("policy").len().iter_rows())
+    col = [f"{count.get(p, 0)} of {n_all.get(p, 0)}" for p in frame["policy"].to_list()]
+    marked = [pl.when(pl.Series(col).str.starts_with("0 of").not_())
+              .then(pl.col(h) + UNCERTIFIED_MARK).otherwise(pl.col(h)).alias(h)
+              for h in GAP_HEADERS if h in frame.columns]
+    frame = frame.with_columns(marked).with_columns(pl.Series("uncertified reference", col))
+    return frame, (f" {UNCERTIFIED_MARK.strip()}: some of these gaps are measured against an "
+                   "exact solve that is NOT certified optimal (time limit, round cap or numerical "
+                   "trouble; column 'uncertified reference'), so they are not optimality gaps.")
 
 
 def cases_table(data: StudyData) -> Table:

@@ -82,7 +82,8 @@ def read_cell(out_dir: Path, cell: Cell, curves: bool = False
 
 
 def _fill_gaps(rows: list[dict[str, Any]], study: Study) -> None:
-    """Gap of every snapshot cell to the exact cell of the same (case, seed)."""
+    """Gap of every snapshot cell to the exact cell of the same (case, seed), and whether that
+    reference is certified (``exact_certified``)."""
     joint = [label for label, p in study.policies.items() if p.kind == "joint"]
     named = [lb for lb in joint if study.policies[lb].name == "exact"]
     exact_label = (named or joint or [None])[0]
@@ -94,6 +95,9 @@ def _fill_gaps(rows: list[dict[str, Any]], study: Study) -> None:
             continue
         r["exact_objective_s"], r["exact_radio_part_s"] = ref["objective_s"], ref["radio_part_s"]
         r["exact_gap"] = ref.get("exact_gap")
+        # 1: the reference is certified optimal; 0: the gaps below are against an uncertified
+        # number (time limit, numerical trouble, ...); None: an older cell without the flag
+        r["exact_certified"] = ref.get("exact_certified")
         obj, rad = ref["objective_s"], ref["radio_part_s"]
         r["gap_total"] = (r["objective_s"] - obj) / obj if obj else None
         r["gap_radio"] = (r["radio_part_s"] - rad) / rad if rad else None

@@ -61,6 +61,7 @@ METRICS: dict[str, str] = {
     "radio_part_s": "s", "exact_objective_s": "s", "exact_radio_part_s": "s", "gap_total": "1",
     "gap_radio": "1", "exact_gap": "1", "decisions": "1", "fallbacks": "1", "explorations": "1",
     "decisions_per_s": "1/s", "wall_s": "s", "preferred_success_rate": "1", "feasible": "1",
+    "exact_certified": "1",
 }
 """Metric columns of ``summary.parquet`` and their units."""
 Mode = Literal["episode", "snapshot"]

@@ -15,7 +15,7 @@ from genoffload.cli.common import console, print_json, user_errors, write_atomic
 from genoffload.errors import InputError
 from genoffload.evaluate import to_table
 from genoffload.io import check_output
-from genoffload.pipeline import run_policy
+from genoffload.pipeline import CERTIFICATION, run_policy
 from genoffload.policies import POLICIES
 from genoffload.scenario import load_scenario
 from genoffload.schedulers import get_scheduler
@@ -70,7 +70,11 @@ def totals_table(results: list[xr.Dataset], title: str) -> Table:
         table.add_column(escape(col), justify="left" if col in ("policy", "scheduler") else "right")
     for r in results:
         a = r.attrs
-        table.add_row(a["policy"], a["scheduler"], f"{a['objective']:.2f}",
+        name = a["policy"]
+        if "certified" in a:  # the exact solver says whether it is the certified optimum
+            name += (f" (certified, gap {a['gap']:.1e})" if a["certified"]
+                     else f" (NOT certified: {a['status']})")
+        table.add_row(escape(name), a["scheduler"], f"{a['objective']:.2f}",
                       f"{a['radio_part']:.4f}", f"{a['mean_delay']:.3f}",
                       f"{a['mean_reward']:.3f}", f"{a['quality_success']:.1%}",
                       f"{a['offloaded_share']:.1%}", f"{1e3 * a['decide_s']:.1f}")
@@ -83,6 +87,8 @@ def result_payload(result: xr.Dataset, scenario: xr.Dataset) -> dict[str, Any]:
         "policy": result.attrs["policy"],
         "scheduler": result.attrs["scheduler"],
         "totals": {k: result.attrs[k] for k in TOTAL_KEYS},
+        **({"certification": {k: result.attrs[k] for k in CERTIFICATION}}
+           if "certified" in result.attrs else {}),
         "tasks": to_table(result, scenario).to_dicts(),
         "users": {"capacity_bps": result["capacity"].values, "n_rb": result["n_rb"].values},
     }

@@ -22,8 +22,9 @@ def solve_payload(result: Any) -> dict[str, Any]:
     z = result.z
     return {
         **{k: s[k] for k in ("objective", "bound", "gap", "gap_abs", "radio_part", "status",
-                             "heuristic_objective", "build_s", "transfer_s", "solve_s",
-                             "total_s", "iterations", "cuts")},
+                             "reason", "certified", "requested_gap", "heuristic_objective",
+                             "build_s", "transfer_s", "solve_s", "total_s", "iterations",
+                             "cuts")},
         "cells": s["cells"],
         "decisions": {
             "alpha": result.alpha.astype(int).tolist(),
@@ -56,7 +57,8 @@ def solve_cmd(
         return
     s = result.summary
     table = Table(title=f"{scenario.name}: exact solve", show_header=False)
-    rows = [("status", s.status), ("objective [s]", f"{s.objective:.6f}"),
+    rows = [("status", s.status + (f": {s.reason}" if s.reason else "")),
+            ("objective [s]", f"{s.objective:.6f}"),
             ("bound [s]", f"{s.bound:.6f}"), ("gap (z-dependent part)", f"{s.gap:.2e}"),
             ("gap [s]", f"{s.gap_abs:.3e}"), ("z-dependent part [s]", f"{s.radio_part:.6f}"),
             ("PF + quality-rule [s]", f"{s.heuristic_objective:.6f}"),

@@ -94,6 +94,10 @@ def assemble(data: dict[str, Any], attrs: dict[str, Any], n_cells: int) -> xr.Da
     return ds
 
 
+MAX_OUTPUT_UNITS = 1e9  # output size [token or item]: n tpot stays far below HiGHS's infinity
+MAX_CONTENT_BYTES = 1e12  # content size [B]
+
+
 def _first_bad(mask: np.ndarray) -> int:
     return int(np.flatnonzero(np.ravel(mask))[0])
 
@@ -179,6 +183,15 @@ def validate(ds: xr.Dataset) -> None:
     if bad.any():
         i = _first_bad(bad)
         raise InputError(f"tasks[{i}].output_tokens", units[i], "must be a whole number >= 1")
+    if (units > MAX_OUTPUT_UNITS).any():
+        i = _first_bad(units > MAX_OUTPUT_UNITS)
+        raise InputError(f"tasks[{i}].output_tokens", units[i],
+                         f"must be <= {MAX_OUTPUT_UNITS:g} (larger sizes overflow the delay units)")
+    bits = np.asarray(ds["content_bits"].values, dtype=float)
+    if (bits > 8 * MAX_CONTENT_BYTES).any():
+        i = _first_bad(bits > 8 * MAX_CONTENT_BYTES)
+        raise InputError(f"tasks[{i}].content_bytes", bits[i] / 8,
+                         f"must be <= {MAX_CONTENT_BYTES:g} (larger sizes overflow the delay units)")
     owner = np.asarray(ds["task_user"].values)
     if ((owner < 0) | (owner >= ds.sizes["user"])).any():
         i = _first_bad((owner < 0) | (owner >= ds.sizes["user"]))
