@@ -55,6 +55,7 @@ from genoffload.policies.icl.exploration import (
 from genoffload.policies.icl.prompt import (
     CHAT_TEMPLATE,
     CONTENT_FREE,
+    TAIL_HEADERS,
     Labels,
     Prompt,
     PromptBuilder,
@@ -104,7 +105,10 @@ class ICLSettings:
         Repeat relevant Good examples just before the query (the one with the query's
         keywords, else the latest of the same service type).
     match_repeats : int
-        How many times each repeated example is written.
+        How many times each repeated example is written (1 was tried in issue 13: tail reward
+        ratio 96 % and 74 % instead of 100 % on two of three seeds).
+    tail_headers : {'short', 'long'}
+        Header line of the tail (:data:`~genoffload.policies.icl.prompt.TAIL_HEADERS`).
     extras : tuple[str, ...]
         Extra keywords: ``link``, ``load``.
     max_retries : int
@@ -133,6 +137,7 @@ class ICLSettings:
     scoring: str = "auto"
     repeat_match: bool = True
     match_repeats: int = 2
+    tail_headers: str = "short"
     extras: tuple[str, ...] = ()
     max_retries: int = 2
     mask_bad: bool = True
@@ -154,6 +159,8 @@ class ICLSettings:
             object.__setattr__(self, "calibrate", "always" if self.calibrate else "off")
         if self.calibrate not in CALIBRATIONS:
             raise InputError("calibrate", self.calibrate, f"must be one of {', '.join(CALIBRATIONS)}")
+        if self.tail_headers not in TAIL_HEADERS:
+            raise InputError("tail_headers", self.tail_headers, f"must be one of {', '.join(TAIL_HEADERS)}")
         if self.match_repeats < 1:
             raise InputError("match_repeats", self.match_repeats, "must be >= 1")
         if self.max_retries < 0:
@@ -224,7 +231,7 @@ class ICLPolicy:
         self.builder = PromptBuilder(
             self.labels, s.max_examples, s.max_prompt_tokens, s.repeat_match,
             (lambda text: len(count(text))) if callable(count) else estimate_tokens,
-            max_related=1, match_repeats=s.match_repeats)
+            max_related=1, match_repeats=s.match_repeats, headers=s.tail_headers)
         self.text_input = isinstance(model, BaseLLM)
         self.breaker = CircuitBreaker(threshold=s.breaker_threshold)
         self.counters = Counters()
