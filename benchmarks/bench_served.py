@@ -40,7 +40,8 @@ def episode(spec: str, seed: int, steps: int) -> dict[str, Any]:
     src = ds["source"].values
     lat = ds["latency_s"].values[src == "llm"]
     c = policy.counters
-    return {"tail": s["tail_reward_ratio"], "success": s["tail_success_rate"], "llm": int((src == "llm").sum()),
+    return {"tail": s["tail_reward_ratio"], "success": s["tail_success_rate"],
+            "llm": int((src == "llm").sum()),
             "fallback": c.fallback, "median_ms": 1e3 * float(np.median(lat)) if lat.size else float("nan"),
             "elapsed_s": elapsed, "text": c.from_text, "logprobs": c.from_logprobs,
             "errors": dict(c.errors_by_type)}
@@ -81,8 +82,8 @@ def main(argv: list[str]) -> int:
     seeds = args.seeds or (1 if args.quick else 3)
     steps = args.steps or (100 if args.quick else 300)
     try:
-        import llama_cpp.server  # noqa: F401
         import langchain_openai  # noqa: F401
+        import llama_cpp.server  # noqa: F401
 
         from genoffload.llm.local_server import llama_server
     except ImportError as err:

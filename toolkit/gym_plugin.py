@@ -1,11 +1,16 @@
-"""Gymnasium plugin: registers ``genoffload/EdgeCloudOffload-v0`` without importing the env.
+"""Gymnasium registration of ``genoffload/EdgeCloudOffload-v0`` that imports nothing heavy.
 
-Gymnasium calls :func:`register_envs` on ``import gymnasium`` through the entry point
-``[project.entry-points."gymnasium.envs"]`` of ``pyproject.toml``, so
-``gymnasium.make("genoffload/EdgeCloudOffload-v0")`` works after ``pip install genoffload``
-without importing :mod:`genoffload.rl` first. The registration names the environment class by
-its import path only; :mod:`genoffload.rl.env` (and its NumPy/xarray stack) is imported by
-``make``, not by ``import gymnasium``.
+Two ways in, without importing :mod:`genoffload.rl` first:
+
+- Gymnasium 1.x (no plugin loader any more): the ``module:id`` form of ``make`` imports this
+  module, which registers on import:
+  ``gymnasium.make("genoffload.gym_plugin:genoffload/EdgeCloudOffload-v0")``.
+- Gymnasium 0.26-0.29 call the ``gymnasium.envs`` entry points on ``import gymnasium``:
+  ``pyproject.toml`` declares :func:`register_envs` there, so plain
+  ``gymnasium.make("genoffload/EdgeCloudOffload-v0")`` works.
+
+The registration names the environment class by its import path only; :mod:`genoffload.rl.env`
+(and its NumPy/xarray stack) is imported by ``make``, not by the registration.
 """
 
 from __future__ import annotations
@@ -22,3 +27,6 @@ def register_envs() -> None:
 
     if ENV_ID not in gymnasium.registry:
         gymnasium.register(id=ENV_ID, entry_point=ENTRY_POINT, max_episode_steps=MAX_EPISODE_STEPS)
+
+
+register_envs()

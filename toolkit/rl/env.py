@@ -38,9 +38,9 @@ from gymnasium import spaces
 
 from genoffload.episode import per_task_optimum, step_scenario
 from genoffload.errors import InputError
+from genoffload.evaluate import evaluate
 from genoffload.gym_plugin import ENV_ID, MAX_EPISODE_STEPS
 from genoffload.gym_plugin import register_envs as register_env
-from genoffload.evaluate import evaluate
 from genoffload.rl.options import env_options, scenario_config
 from genoffload.schedulers import get_scheduler
 
