@@ -24,6 +24,10 @@ from typing import Any
 
 import numpy as np
 
+DEADLINE_S = 60.0
+"""Per-decision deadline of the benchmark [s]: it measures the served path, not the breaker (on a
+machine shared with other jobs a decision right after a pool change can take several seconds)."""
+
 
 def episode(spec: str, seed: int, steps: int) -> dict[str, Any]:
     from genoffload.episode import EpisodeConfig, run_episode, summary
@@ -32,7 +36,7 @@ def episode(spec: str, seed: int, steps: int) -> dict[str, Any]:
     from genoffload.scenario import make_config
 
     model = build_chat_model(spec, n_threads=1) if spec == "embedded" else build_chat_model(spec)
-    policy = ICLPolicy(model, ICLSettings())
+    policy = ICLPolicy(model, ICLSettings(deadline_s=DEADLINE_S))
     t0 = time.perf_counter()
     ds = run_episode(make_config({}), policy, EpisodeConfig(steps=steps, seed=seed))
     elapsed = time.perf_counter() - t0

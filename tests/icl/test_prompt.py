@@ -56,12 +56,12 @@ def test_layout_order_and_tail() -> None:
     assert text.startswith("Task goal:")
     assert text.index("Task definition:") < text.index("Rules:") < text.index("Examples:")
     assert text.endswith("New task:\nKeywords: short, math ->")
-    assert p.tail == ["Same keywords:",
+    assert p.tail == ["Example with the same keywords:",
                       "Keywords: short, math -> cloud"]
     related = PromptBuilder().build(pool.examples(), ("math", "long")).tail
-    assert related[0] == "Same service:" and len(related) == 2
-    long = PromptBuilder(headers="long", match_repeats=2).build(pool.examples(), ("math", "short")).tail
-    assert long == ["Example with the same keywords:", *["Keywords: short, math -> cloud"] * 2]
+    assert related[0] == "Examples with the same service:" and len(related) == 2
+    long = PromptBuilder(headers="short", match_repeats=2).build(pool.examples(), ("math", "short")).tail
+    assert long == ["Same keywords:", *["Keywords: short, math -> cloud"] * 2]
     assert PromptBuilder().build(pool.examples(), ("video", "long")).tail == []
     assert PromptBuilder(repeat_match=False).build(pool.examples(), ("math", "short")).tail == []
 

@@ -107,8 +107,9 @@ class ICLSettings:
     match_repeats : int
         How many times each repeated example is written (1 was tried in issue 13: tail reward
         ratio 96 % and 74 % instead of 100 % on two of three seeds).
-    tail_headers : {'short', 'long'}
-        Header line of the tail (:data:`~genoffload.policies.icl.prompt.TAIL_HEADERS`).
+    tail_headers : {'long', 'short'}
+        Header line of the tail (:data:`~genoffload.policies.icl.prompt.TAIL_HEADERS`); the
+        short one, tried in issue 13, lost quality on one seed of three (95 % instead of 100 %).
     extras : tuple[str, ...]
         Extra keywords: ``link``, ``load``.
     max_retries : int
@@ -137,7 +138,7 @@ class ICLSettings:
     scoring: str = "auto"
     repeat_match: bool = True
     match_repeats: int = 2
-    tail_headers: str = "short"
+    tail_headers: str = "long"
     extras: tuple[str, ...] = ()
     max_retries: int = 2
     mask_bad: bool = True

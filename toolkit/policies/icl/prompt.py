@@ -6,7 +6,7 @@ Layout (the same text feeds candidate scoring and, as chat messages, a chat mode
     E      Examples:                                    the pool, oldest entry first
            Keywords: medium, chat -> edge (reward 26.4, Good decision)
            ...
-    tail   Same keywords:                               the Good example with the query's
+    tail   Example with the same keywords:              the Good example with the query's
            Keywords: long, science -> cloud               keywords (keywords and decision
                                                           only; ``match_repeats`` times); else
                                                           the latest Good one of the service
@@ -37,8 +37,8 @@ TAIL_HEADERS: dict[str, tuple[str, str]] = {
     "short": ("Same keywords:", "Same service:"),
     "long": ("Example with the same keywords:", "Examples with the same service:"),
 }
-"""Header lines of the tail (exact match, same service): ``short`` (default, 4-5 tokens fewer
-to decode per decision) or ``long`` (the wording before issue 13)."""
+"""Header lines of the tail (exact match, same service): ``long`` (the default) or ``short``
+(4-5 tokens fewer to decode per decision; tried in issue 13: lower tail reward on one seed)."""
 
 CONTENT_FREE: Keywords = ("N/A", "N/A")
 """Keywords of the content-free query used for calibration (Zhao et al., 2021)."""
@@ -181,7 +181,7 @@ class PromptBuilder:
     count_tokens: Callable[[str], int] = estimate_tokens
     max_related: int = 2
     match_repeats: int = 1
-    headers: str = "short"
+    headers: str = "long"
     _cache: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
