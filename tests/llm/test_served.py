@@ -30,10 +30,16 @@ def server_url() -> Iterator[str]:
         yield url
 
 
+SERVICES = ("chat", "translation", "summarization", "science", "coding", "math")
+PREFERRED = {"science", "coding", "math"}
+
+
 def a_pool(policy: ICLPolicy) -> None:
-    for i, (service, offload) in enumerate([("chat", False), ("math", True), ("translation", False),
-                                            ("science", True)]):
-        policy.pool.add(Experience((service, "short"), offload, 10.0 + i, True, i))
+    """Every (service, size) tuple of the paper setting with its best decision."""
+    order = [(s, z) for z in ("short", "medium", "long") for s in SERVICES]
+    for i in (7, 2, 15, 0, 11, 4, 17, 9, 13, 1, 6, 16, 3, 10, 14, 5, 12, 8):
+        service, size = order[i]
+        policy.pool.add(Experience((service, size), service in PREFERRED, 10.0 + i, True, i))
 
 
 def test_a_short_episode_through_langchain_openai(server_url: str) -> None:
@@ -53,8 +59,8 @@ def test_served_decisions_copy_the_matching_example(server_url: str) -> None:
     policy = ICLPolicy(build_chat_model(f"openai-completions:gemma@{server_url}"),
                        ICLSettings(deadline_s=30.0))
     a_pool(policy)
-    got = [policy.decide((s, "short"))[0] for s in ("chat", "math", "translation", "science")]
-    assert got == [False, True, False, True]
+    queries = [(s, z) for s in SERVICES for z in ("short", "long")]
+    assert [policy.decide(q)[0] for q in queries] == [q[0] in PREFERRED for q in queries]
 
 
 def test_the_chat_endpoint_answers_within_the_deadline(server_url: str) -> None:
@@ -69,10 +75,17 @@ def test_the_chat_endpoint_answers_within_the_deadline(server_url: str) -> None:
 
 
 def test_decisions_scored_from_served_log_probabilities() -> None:
-    """With --logits_all the server returns top log-probabilities: eqs. 5-6 on them."""
+    """With --logits_all the server returns top log-probabilities: eqs. 5-6 on them, the same
+    argmax as the embedded model's exact scoring of the same prompt (a small pool: the server
+    then computes log-probabilities over the whole prompt, slowly)."""
+    embedded = ICLPolicy(build_chat_model("embedded", n_threads=1), ICLSettings())
+    queries = [("chat", "short"), ("math", "short"), ("coding", "short")]
     with llama_server(logits_all=True) as url:
-        policy = ICLPolicy(build_chat_model(f"openai-completions:gemma@{url}"),
-                           ICLSettings(deadline_s=60.0))
-        a_pool(policy)
-        got = [policy.decide((s, "short"))[0] for s in ("chat", "math")]
-    assert got == [False, True] and policy.counters.from_logprobs == 2
+        policy = ICLPolicy(build_chat_model(f"openai-completions:gemma@{url}", timeout=120.0),
+                           ICLSettings(deadline_s=120.0))
+        for p in (policy, embedded):
+            for i, s in enumerate(SERVICES):
+                p.pool.add(Experience((s, "short"), s in PREFERRED, 10.0 + i, True, i))
+        got = [policy.decide(q)[0] for q in queries]
+    assert policy.counters.from_logprobs == len(queries)
+    assert got == [embedded.decide(q)[0] for q in queries]
