@@ -43,7 +43,7 @@ def a_pool(policy: ICLPolicy) -> None:
 
 
 def test_a_short_episode_through_langchain_openai(server_url: str) -> None:
-    model = build_chat_model(f"openai-completions:gemma@{server_url}")
+    model = build_chat_model(f"openai-completions:gemma@{server_url}", timeout=60.0)
     policy = ICLPolicy(model, ICLSettings(deadline_s=30.0))
     ds = run_episode(make_config({}), policy, EpisodeConfig(steps=25, seed=2))
     src = ds["source"].values
@@ -56,7 +56,7 @@ def test_a_short_episode_through_langchain_openai(server_url: str) -> None:
 
 
 def test_served_decisions_copy_the_matching_example(server_url: str) -> None:
-    policy = ICLPolicy(build_chat_model(f"openai-completions:gemma@{server_url}"),
+    policy = ICLPolicy(build_chat_model(f"openai-completions:gemma@{server_url}", timeout=60.0),
                        ICLSettings(deadline_s=30.0))
     a_pool(policy)
     queries = [(s, z) for s in SERVICES for z in ("short", "long")]
@@ -65,8 +65,8 @@ def test_served_decisions_copy_the_matching_example(server_url: str) -> None:
 
 def test_the_chat_endpoint_answers_within_the_deadline(server_url: str) -> None:
     """The chat path asks for a few tokens (16 at most), not 1,700 as before issue 13."""
-    model = build_chat_model(f"openai:gemma@{server_url}", logprobs=False)
-    policy = ICLPolicy(model, ICLSettings(deadline_s=30.0, max_retries=0))
+    model = build_chat_model(f"openai:gemma@{server_url}", logprobs=False, timeout=60.0)
+    policy = ICLPolicy(model, ICLSettings(deadline_s=60.0, max_retries=0))
     a_pool(policy)
     policy.decide(("chat", "short"))
     c = policy.counters
