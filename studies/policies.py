@@ -20,7 +20,8 @@ from genoffload.scenario import ScenarioConfig
 from genoffload.schedulers import get_scheduler
 
 RL_NAMES = ("q-learning", "dqn")
-ICL_OPTIONS = ("llm", "replay", "epsilon", "examples", "explore", "clock", "calibrate", "scoring", "extras")
+ICL_OPTIONS = ("llm", "replay", "epsilon", "examples", "explore", "clock", "calibrate", "scoring", "extras",
+               "deadline_s")
 RL_OPTIONS = ("agent", "train_steps")
 EXACT_OPTIONS = ("gap", "time_limit_s")
 COMMON = ("name", "label", "scheduler")
@@ -66,6 +67,7 @@ class PolicySpec(BaseModel):
     calibrate: str | bool | None = None
     scoring: str | None = None
     extras: list[str] | None = None
+    deadline_s: float | None = Field(None, gt=0)
     agent: str | None = None
     train_steps: int | None = Field(None, ge=1)
     gap: float | None = Field(None, gt=0)

@@ -13,6 +13,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from genoffload.episode import Step
+from genoffload.policies.icl.prompt import TAIL_HEADERS
 from genoffload.scenario import generate, make_config
 from genoffload.schedulers import get_scheduler
 
@@ -66,8 +67,8 @@ class CopyScorer(BaseChatModel):
         self.prompts.append(prompt_text)
         head = prompt_text.rpartition("New task:\n")[0].rstrip()
         block = head.rpartition("\n\n")[2].splitlines()
-        tail = block[-1] if block[0].startswith(("Example with the same keywords:",
-                                                 "Examples with the same service:")) else ""
+        headers = tuple(h for pair in TAIL_HEADERS.values() for h in pair)
+        tail = block[-1] if block[0].startswith(headers) else ""
         scores = [0.0, self.bias]
         for j, cand in enumerate(candidates):
             if tail and tail.split("->")[-1].split()[:1] == [cand.strip()]:

@@ -66,6 +66,8 @@ def test_garbage_model_falls_back(tmp_path: Path) -> None:
     (["--labels", "edge"], "labels"),
     (["--keywords", "weather"], "keywords"),
     (["missing.toml"], "config"),
+    (["--deadline", "0"], "deadline"),
+    (["runs/s.nc"], "scenario"),
 ])
 def test_bad_options_one_line_exit_2(tmp_path: Path, args: list[str], field: str) -> None:
     out = tmp_path / "o"

@@ -38,9 +38,28 @@ def test_generic_fake_chat_model_works_too(step) -> None:  # type: ignore[no-unt
     assert d.alpha.all() and d.source == ["llm"] * n
 
 
+def test_a_reply_is_read_for_its_first_decision_word(step) -> None:  # type: ignore[no-untyped-def]
+    n = step.scenario.sizes["task"]
+    policy = ICLPolicy(FakeListChatModel(responses=["I think the cloud.", "Edge, not cloud"]),
+                       ICLSettings(epsilon="constant:0", max_retries=0))
+    d = policy.act(step)
+    assert d.source == ["llm"] * n
+    assert d.alpha.tolist() == [i % 2 == 0 for i in range(n)]
+    assert policy.counters.from_text == n and policy.counters.errors == 0
+
+
+def test_a_base_model_repeating_the_query_is_read_after_it(step) -> None:  # type: ignore[no-untyped-def]
+    kw = step_keywords(step.scenario, step.z, step.scenario["units"].values.astype(float))
+    policy = ICLPolicy(FakeListChatModel(responses=["x"]), ICLSettings(epsilon="constant:0"))
+    query = policy.prompt(kw[0]).query
+    reply = f"Keywords: short, chat -> cloud\n{query} edge\nKeywords: long, math -> cloud"
+    policy.model = FakeListChatModel(responses=[reply])
+    assert policy.decide(kw[0])[0] is False
+
+
 def test_garbage_replies_are_retried_then_fallback(step) -> None:  # type: ignore[no-untyped-def]
     n = step.scenario.sizes["task"]
-    policy = ICLPolicy(FakeListChatModel(responses=["I think the cloud."]),
+    policy = ICLPolicy(FakeListChatModel(responses=["I think the edgecloud is best."]),
                        ICLSettings(epsilon="constant:0", max_retries=2))
     d = policy.act(step)
     assert d.source == ["fallback"] * n
@@ -48,7 +67,7 @@ def test_garbage_replies_are_retried_then_fallback(step) -> None:  # type: ignor
     assert d.alpha.tolist() == rule.tolist()
     c = policy.counters
     assert c.fallback == n and c.errors == 3 * n and c.retries == 2 * n
-    assert c.errors_by_type == {"OutputParserException": 3 * n}
+    assert c.errors_by_type == {"ReplyUnreadable": 3 * n}
 
 
 def test_a_bad_reply_then_a_good_one_recovers(step) -> None:  # type: ignore[no-untyped-def]
@@ -61,7 +80,7 @@ def test_a_bad_reply_then_a_good_one_recovers(step) -> None:  # type: ignore[no-
 
 def test_raising_model_falls_back_and_the_episode_completes() -> None:
     model = RaisingChatModel()
-    policy = ICLPolicy(model, ICLSettings(epsilon="constant:0.2", max_retries=1))
+    policy = ICLPolicy(model, ICLSettings(epsilon="constant:0.2", max_retries=1, breaker_threshold=1000))
     ds = run_episode(make_config({}), policy, EpisodeConfig(steps=15, seed=2))
     src = ds["source"].values
     assert set(src) <= {"fallback", "explore"} and (src == "fallback").any()

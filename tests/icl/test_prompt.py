@@ -60,6 +60,8 @@ def test_layout_order_and_tail() -> None:
                       "Keywords: short, math -> cloud"]
     related = PromptBuilder().build(pool.examples(), ("math", "long")).tail
     assert related[0] == "Examples with the same service:" and len(related) == 2
+    long = PromptBuilder(headers="short", match_repeats=2).build(pool.examples(), ("math", "short")).tail
+    assert long == ["Same keywords:", *["Keywords: short, math -> cloud"] * 2]
     assert PromptBuilder().build(pool.examples(), ("video", "long")).tail == []
     assert PromptBuilder(repeat_match=False).build(pool.examples(), ("math", "short")).tail == []
 

@@ -91,7 +91,8 @@ def test_parse_bad_specs(spec: str, needle: str) -> None:
 
 
 def test_unknown_provider_message_lists_the_forms() -> None:
-    with pytest.raises(InputError, match=r"expected embedded, openai:MODEL@URL, ollama:MODEL"):
+    with pytest.raises(InputError, match=r"expected embedded, openai:MODEL@URL, "
+                                         r"openai-completions:MODEL@URL, ollama:MODEL"):
         parse_llm_spec("foo:bar")
 
 
@@ -121,8 +122,29 @@ def test_openai_builds_lazily_with_dummy_key(monkeypatch: pytest.MonkeyPatch) ->
     assert type(model).__name__ == "ChatOpenAI"
     assert model.openai_api_base == "http://127.0.0.1:9/v1"
     assert not supports_scoring(model)
+    # what a decision needs: a few tokens (also as "max_tokens" for servers that read only it),
+    # a stop sequence, temperature 0, log-probabilities, no client retries
+    assert model.max_tokens == 5 and model.extra_body == {"max_tokens": 5}
+    assert model.stop == ["\n\n"] and model.temperature == 0.0 and model.max_retries == 0
+    assert model.logprobs is True and model.top_logprobs == 20
     with pytest.raises(InputError, match="OPENAI_API_KEY"):
         build_chat_model("openai:gpt-4o-mini")
+
+
+def test_openai_completions_builds_a_text_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("langchain_openai")
+    from langchain_core.language_models import BaseLLM
+
+    from genoffload.llm.spec import without_logprobs
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    model = build_chat_model("openai-completions:gemma@http://127.0.0.1:9/v1")
+    assert isinstance(model, BaseLLM) and model.max_tokens == 4 and model.logprobs == 20
+    assert model.model_kwargs == {"stop": ["\n"]} and model.temperature == 0.0
+    plain = without_logprobs(model)
+    assert plain is not None and plain.logprobs is None and without_logprobs(plain) is None
+    with pytest.raises(InputError, match="needs the server's URL"):
+        parse_llm_spec("openai-completions:gemma")
 
 
 def test_ollama_builds_lazily() -> None:

@@ -7,21 +7,24 @@ import math
 import sys
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import numpy as np
 import typer
-from rich.console import Console
 
 from genoffload.errors import InputError
 from genoffload.io import write_atomic as write_atomic
 from genoffload.llm.spec import MissingDependencyError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def console() -> Console:
     """A rich console; wide enough for the tables when the output is not a terminal."""
+    from rich.console import Console
+
     c = Console()
     return c if c.is_terminal else Console(width=140)
 
@@ -56,9 +59,10 @@ def jsonable(value: Any) -> Any:
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
+    np = sys.modules.get("numpy")  # not imported (CLI start-up): no value is a NumPy one
+    if np is not None and isinstance(value, np.ndarray):
         return jsonable(value.tolist())
-    if isinstance(value, np.generic):
+    if np is not None and isinstance(value, np.generic):
         return jsonable(value.item())
     if isinstance(value, float) and not math.isfinite(value):
         return None if math.isnan(value) else ("inf" if value > 0 else "-inf")

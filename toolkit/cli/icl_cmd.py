@@ -12,6 +12,7 @@ import typer
 from genoffload.cli.common import console, episode_table, jsonable, user_errors, write_atomic
 from genoffload.errors import InputError
 from genoffload.io import check_model_file, check_output_folder
+from genoffload.llm.deadline import DEFAULT_DEADLINE_S
 from genoffload.sizes import check_episode_size, check_seed
 
 app = typer.Typer(help="In-context-learning offloading policy (paper Sec. III).",
@@ -28,6 +29,10 @@ def _scenario(path: Path | None) -> Any:
 
     if path is None:
         return make_config({})
+    if path.suffix.lower() in (".nc", ".netcdf", ".h5", ".hdf5"):
+        raise InputError("scenario", str(path), "icl run takes a scenario config (TOML or JSON with "
+                         "the generator's keys, e.g. sites, users), which draws a new scenario every "
+                         "step; got a scenario file (NetCDF)")
     return make_config(read_config_file(path), prefix="config")
 
 
@@ -88,6 +93,9 @@ def run_cmd(
     mask_bad: Annotated[bool, typer.Option(
         help="never repeat a decision that violated a constraint for the same keywords")] = True,
     threads: Annotated[int, typer.Option(help="CPU threads of the embedded model")] = 1,
+    deadline: Annotated[float, typer.Option(
+        help="time budget of one LLM decision of a served model, every try and the whole reply "
+             "included [s]; then the quality rule decides (counted)")] = DEFAULT_DEADLINE_S,
     arrival_prob: Annotated[float, typer.Option(help="task request probability per user and step")] = 0.05,
 ) -> None:
     """Run an online episode with the ICL policy; write DIR/episode.nc and DIR/summary.json."""
@@ -110,7 +118,7 @@ def run_cmd(
     extras = tuple(w.strip() for w in keywords.split(",") if w.strip())
     settings = ICLSettings(replay=replay, epsilon=schedule.spec, max_examples=examples,
                            labels=words, extras=extras, calibrate=calibrate, clock=clock,
-                           explore=explore, mask_bad=mask_bad)
+                           explore=explore, mask_bad=mask_bad, deadline_s=deadline)
     try:
         config = EpisodeConfig(steps=steps, seed=seed, token_noise=token_noise, arrival_prob=arrival_prob)
     except ValidationError as err:

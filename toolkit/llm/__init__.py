@@ -1,7 +1,8 @@
 """LLM layer of the ICL offloading policy: model specs, the embedded model, scoring.
 
-``embedded`` names (``ChatLlamaCppEmbedded``, ``load_llama``, ...) are imported on first
-access, so ``import genoffload.llm`` needs neither llama.cpp nor the GGUF package.
+``scoring`` and ``embedded`` names (``ChatLlamaCppEmbedded``, ``load_llama``, ...) are imported
+on first access, so ``import genoffload.llm`` (the CLI imports it at start-up) needs neither
+NumPy nor llama.cpp nor the GGUF package.
 """
 
 from __future__ import annotations
@@ -9,15 +10,6 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from genoffload.llm.scoring import (
-    CandidateScorer,
-    ScoringResult,
-    as_scorer,
-    candidate_probabilities,
-    pick_candidate,
-    score_continuations,
-    supports_scoring,
-)
 from genoffload.llm.spec import (
     DEFAULT_SPEC,
     LLMSpec,
@@ -34,13 +26,22 @@ if TYPE_CHECKING:
         embedded_model_path,
         load_llama,
     )
+    from genoffload.llm.scoring import (
+        CandidateScorer,
+        ScoringResult,
+        as_scorer,
+        candidate_probabilities,
+        pick_candidate,
+        score_continuations,
+        supports_scoring,
+    )
 
 _LAZY = {
-    "ChatLlamaCppEmbedded",
-    "create_llama",
-    "default_n_threads",
-    "embedded_model_path",
-    "load_llama",
+    **dict.fromkeys(("ChatLlamaCppEmbedded", "create_llama", "default_n_threads",
+                     "embedded_model_path", "load_llama"), "genoffload.llm.embedded"),
+    **dict.fromkeys(("CandidateScorer", "ScoringResult", "as_scorer", "candidate_probabilities",
+                     "pick_candidate", "score_continuations", "supports_scoring"),
+                    "genoffload.llm.scoring"),
 }
 
 __all__ = [
@@ -66,5 +67,5 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(import_module("genoffload.llm.embedded"), name)
+        return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'genoffload.llm' has no attribute {name!r}")

@@ -39,12 +39,12 @@ from gymnasium import spaces
 from genoffload.episode import per_task_optimum, step_scenario
 from genoffload.errors import InputError
 from genoffload.evaluate import evaluate
+from genoffload.gym_plugin import ENV_ID, MAX_EPISODE_STEPS
+from genoffload.gym_plugin import register_envs as register_env
 from genoffload.rl.options import env_options, scenario_config
 from genoffload.schedulers import get_scheduler
 
-ENV_ID = "genoffload/EdgeCloudOffload-v0"
-MAX_EPISODE_STEPS = 300
-"""Default episode length [decisions] of the registered environment."""
+__all__ = ["ENV_ID", "MAX_EPISODE_STEPS", "EdgeCloudOffloadEnv", "register_env"]
 
 
 class EdgeCloudOffloadEnv(gymnasium.Env[np.ndarray, np.int64]):
@@ -162,13 +162,6 @@ class EdgeCloudOffloadEnv(gymnasium.Env[np.ndarray, np.int64]):
                 f"{self._ds['service'].values[self._i]} ({parts}); rewards edge "
                 f"{self._rewards[0]:.2f} s, cloud {self._rewards[1]:.2f} s; mask "
                 f"{self.action_masks().tolist()}")
-
-
-def register_env() -> None:
-    """Register ``genoffload/EdgeCloudOffload-v0`` with gymnasium (once per process)."""
-    if ENV_ID not in gymnasium.registry:
-        gymnasium.register(id=ENV_ID, entry_point="genoffload.rl.env:EdgeCloudOffloadEnv",
-                           max_episode_steps=MAX_EPISODE_STEPS)
 
 
 register_env()

@@ -7,9 +7,9 @@ Layout (the same text feeds candidate scoring and, as chat messages, a chat mode
            Keywords: medium, chat -> edge (reward 26.4, Good decision)
            ...
     tail   Example with the same keywords:              the Good example with the query's
-           Keywords: long, science -> cloud               keywords, repeated (keywords and
-                                                          decision only); else up to 2 Good
-                                                          ones of the same service type
+           Keywords: long, science -> cloud               keywords (keywords and decision
+                                                          only; ``match_repeats`` times); else
+                                                          the latest Good one of the service
     x      New task:
            Keywords: long, science ->                   the query, last
 
@@ -32,6 +32,13 @@ from langchain_core.prompts import ChatPromptTemplate
 
 from genoffload.errors import InputError
 from genoffload.policies.icl.experience import Experience, Keywords
+
+TAIL_HEADERS: dict[str, tuple[str, str]] = {
+    "short": ("Same keywords:", "Same service:"),
+    "long": ("Example with the same keywords:", "Examples with the same service:"),
+}
+"""Header lines of the tail (exact match, same service): ``long`` (the default) or ``short``
+(4-5 tokens fewer to decode per decision; tried in issue 13: lower tail reward on one seed)."""
 
 CONTENT_FREE: Keywords = ("N/A", "N/A")
 """Keywords of the content-free query used for calibration (Zhao et al., 2021)."""
@@ -174,6 +181,7 @@ class PromptBuilder:
     count_tokens: Callable[[str], int] = estimate_tokens
     max_related: int = 2
     match_repeats: int = 1
+    headers: str = "long"
     _cache: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -181,6 +189,8 @@ class PromptBuilder:
             raise InputError("examples", self.max_examples, "must be >= 0")
         if self.max_prompt_tokens < 64:
             raise InputError("max_prompt_tokens", self.max_prompt_tokens, "must be >= 64")
+        if self.headers not in TAIL_HEADERS:
+            raise InputError("tail_headers", self.headers, f"must be one of {', '.join(TAIL_HEADERS)}")
         self.description = task_description(self.labels)
 
     def tokens(self, line: str) -> int:
@@ -197,12 +207,13 @@ class PromptBuilder:
             return []
         good = [e for e in pool_examples if e.good]
         exact = [e for e in good if e.keywords == keywords]
+        same_keywords, same_service = TAIL_HEADERS[self.headers]
         if exact:
-            return ["Example with the same keywords:",
+            return [same_keywords,
                     *[render_hint(exact[-1], self.labels)] * self.match_repeats]
         related = [e for e in good if e.keywords[:1] == keywords[:1]][-self.max_related:]
         if related:
-            return ["Examples with the same service:",
+            return [same_service,
                     *(render_hint(e, self.labels) for e in related for _ in range(self.match_repeats))]
         return []
 
