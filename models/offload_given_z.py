@@ -220,6 +220,10 @@ def _enumerate(c: _Cell) -> tuple[BArr, float]:
     return grid[best], float(cost[best])
 
 
+_CACHE: OrderedDict[bytes, tuple[BArr, float, str]] = OrderedDict()
+"""Solved cells by their constants, shared by the solvers of a process."""
+
+
 class OffloadSolver:
     """Solves :func:`offload_optimum` problems with one HiGHS instance and a cache of cells.
 
@@ -235,7 +239,7 @@ class OffloadSolver:
         self.h.setOptionValue("mip_abs_gap", 1e-9)
         if time_limit is not None:
             self.h.setOptionValue("time_limit", float(time_limit))
-        self.cache: OrderedDict[bytes, tuple[BArr, float, str]] = OrderedDict()
+        self.cache = _CACHE
         self.solve_s = 0.0
 
     def solve_cell(self, c: _Cell) -> tuple[BArr, float, str, bool]:

@@ -59,6 +59,7 @@ METRICS: dict[str, str] = {
     "radio_part_s": "s", "exact_objective_s": "s", "exact_radio_part_s": "s", "gap_total": "1",
     "gap_radio": "1", "exact_gap": "1", "decisions": "1", "fallbacks": "1", "explorations": "1",
     "decisions_per_s": "1/s", "wall_s": "s", "preferred_success_rate": "1", "feasible": "1",
+    "joint_reward": "s", "radio_regret": "s", "tail_joint_ratio": "1", "reference_gap_s": "s",
 }
 """Metric columns of ``summary.parquet`` and their units."""
 Mode = Literal["episode", "snapshot"]

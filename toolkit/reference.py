@@ -42,7 +42,10 @@ from genoffload.models import InfeasibleError, solve
 from genoffload.models.offload_given_z import OffloadOptimum, OffloadSolver, offload_optimum
 
 Mode = Literal["joint", "offload", "none"]
-JOINT_CACHE_SIZE = 1024
+JOINT_CACHE_SIZE = 2048
+_JOINT_CACHE: OrderedDict[bytes, JointOptimum] = OrderedDict()
+"""Joint optima by step fingerprint, shared by the episodes of a process (the cells of one case
+and seed in a study see the same steps)."""
 
 
 @dataclass
@@ -181,7 +184,7 @@ class Reference:
                  time_limit: float | None = None, tol_s: float = 5e-3) -> None:
         self.mode, self.gap, self.time_limit, self.tol_s = mode, gap, time_limit, tol_s
         self.solver = OffloadSolver(time_limit)
-        self._joint_cache: OrderedDict[bytes, JointOptimum] = OrderedDict()
+        self._joint_cache = _JOINT_CACHE
         self.joint_solves = 0
         self.joint_cache_hits = 0
 
@@ -214,7 +217,7 @@ class Reference:
             if gap <= self.tol_s * scenario.sizes["task"]:
                 return JointOptimum(offload.alpha, offload.reward, max(gap, offload.gap),
                                     offload.status, "bound")
-        key = _fingerprint(scenario)
+        key = _fingerprint(scenario) + repr((self.gap, self.time_limit)).encode()
         hit = self._joint_cache.get(key)
         if hit is not None:
             self.joint_cache_hits += 1
