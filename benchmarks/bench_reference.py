@@ -10,8 +10,8 @@ load of the machine cancels; the table shows the median wall time, the reference
 per step (``step_reference_s``), how (b) was obtained (closed form, relaxation certificate,
 exact solver) and the largest certified gap. Targets: ``joint`` adds <= 25 % to the
 quality-rule episode. Then one embedded-ICL episode per case (extra ``embedded``; skipped with
-``--no-icl``): the reference's share of its wall time (measured inside the same run), target
-<= 5 %.
+``--no-icl``; ``--icl-steps``, default 100): the reference's share of its wall time (measured
+inside the same run), target <= 5 %.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-icl", action="store_true")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--icl-steps", type=int, default=100)
     args = ap.parse_args(argv)
     from genoffload.episode import RulePolicy, summary
     from genoffload.scenario import make_config
@@ -90,13 +91,14 @@ def main(argv: list[str]) -> int:
     except ImportError as err:  # pragma: no cover - extra missing
         print(f"ICL skipped: {err}")
         return 0
-    print(f"\nembedded ICL, {steps} steps, reference joint (share measured inside the episode)")
+    icl_steps = min(steps, args.icl_steps)
+    print(f"\nembedded ICL, {icl_steps} steps, reference joint (share measured inside the episode)")
     print(f"{'case':28s} {'wall s':>7s} {'reference s':>11s} {'added':>7s} {'decisions':>9s}")
     for name, (keys, p) in CASES.items():
         base = make_config({"sites": 1, "users": 20, **keys})
         extras = ("load",) if keys else ()
         policy = ICLPolicy(build_chat_model("embedded"), ICLSettings(extras=extras))
-        wall, ds = episode(base, policy, steps, p, "joint")
+        wall, ds = episode(base, policy, icl_steps, p, "joint")
         ref = float(ds["step_reference_s"].values.sum())
         print(f"{name:28s} {wall:7.2f} {ref:11.2f} {ref / (wall - ref):7.1%} {ds.sizes['decision']:9d}",
               flush=True)
