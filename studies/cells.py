@@ -187,7 +187,7 @@ def snapshot_cell(task: CellTask) -> tuple[xr.Dataset, dict[str, Any]]:
     else:
         base = make_config(task.params)
         policy = online_policy(pol, base, task.seed)
-        if pol.kind == "icl":  # warm-up: the policy learns (RL agents come trained and greedy)
+        if pol.kind == "icl" or pol.agent == "online":  # warm-up: it learns (trained agents are greedy)
             run_episode(base, policy, _episode_config(task, pol))
         z = get_scheduler(pol.scheduler)(scen)
         step = Step(task.steps, scen, z, scen["units"].values.astype(float),

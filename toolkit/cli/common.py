@@ -96,3 +96,11 @@ def episode_table(stats: dict[str, Any], title: str, extra: list[tuple[str, str]
     for k, v in rows:
         table.add_row(escape(k), v)
     return table
+
+
+def warn_unbindable(cfg: Any, where: str = "config") -> None:
+    """Print ``warning: ...`` on stderr for each family of ``cfg`` that cannot bind (goes on)."""
+    from genoffload.binding import unbindable
+
+    for line in unbindable(cfg, where):
+        sys.stderr.write(f"warning: {line}\n")

@@ -24,9 +24,11 @@ def _icl() -> None:
 def _scenario(path: Path | None) -> Any:
     from genoffload.scenario import make_config, read_config_file
 
-    if path is None:
-        return make_config({})
-    return make_config(read_config_file(path), prefix="config")
+    from genoffload.cli.common import warn_unbindable
+
+    cfg = make_config({}) if path is None else make_config(read_config_file(path), prefix="config")
+    warn_unbindable(cfg)
+    return cfg
 
 
 def _model(spec: str, threads: int | None) -> Any:

@@ -61,6 +61,15 @@ def _print_failures(out: Any, failures: list[dict[str, Any]], limit: int = 10) -
 
 @app.command("run")
 @user_errors
+def _warn_cases(study: Any) -> None:
+    """Warn (stderr, one line each) about families of a case that cannot bind."""
+    from genoffload.cli.common import warn_unbindable
+    from genoffload.scenario import make_config
+
+    for case in study.cases:
+        warn_unbindable(make_config(case.params), f"case[{case.case_id}].config")
+
+
 def run_cmd(
     spec: Annotated[str, typer.Argument(help=SPEC_HELP)],
     output: Annotated[Path, typer.Option("-o", "--output", help="study folder (resumed if it exists)")],
@@ -89,6 +98,7 @@ def run_cmd(
     if scheduler is not None and not scheduler.strip():
         raise InputError("scheduler", scheduler, "empty address (expected tcp://HOST:PORT)")
     study = load_study(spec)
+    _warn_cases(study)
     check_folder(study, output)  # bad folder: one line before any cluster starts
     out = console()
     seeds = len(study.spec.study.seeds)
@@ -119,6 +129,7 @@ def check_cmd(spec: Annotated[str, typer.Argument(help=SPEC_HELP)]) -> None:
     from genoffload.studies import load_study
 
     study = load_study(spec)
+    _warn_cases(study)
     out = console()
     table = Table(title=f"study {study.name}: {len(study.cells)} cells")
     for col in ("case", "sweep", "mode", "steps", "grid", "policies"):
