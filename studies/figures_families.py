@@ -53,7 +53,7 @@ def family_panels(data: StudyData, colors: dict[str, Any]) -> list[Panel]:
     assert data.curves is not None or not _family_cases(data)
     for fam, cases in _family_cases(data).items():
         cells = data.ok.filter(pl.col("case_id").is_in(cases) & (pl.col("mode") == "episode"))
-        curves = data.curves.filter(pl.col("cell_id").is_in(cells["cell_id"].implode()))  # type: ignore[union-attr]
+        curves = data.curves.filter(pl.col("cell_id").is_in(cells["cell_id"].implode()))
         if curves.height == 0:
             continue
         labels = [p for p in policy_order(data.summary) if p in set(cells["policy"].to_list())]

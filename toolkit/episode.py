@@ -210,8 +210,8 @@ def _episode_dataset(rows: dict[str, list[Any]], steps: dict[str, list[Any]], na
                     coords={"decision": np.arange(data["step"].size)})
     per_step = ds[["reward", "optimal_reward", "joint_reward", "quality_ok"]].astype(float).groupby(
         ds["step"]).mean()
-    for k in per_step.data_vars:
-        ds[f"step_{k}"] = per_step[k].rename({"step": "step_index"})
+    for var in per_step.data_vars:
+        ds[f"step_{var!s}"] = per_step[var].rename({"step": "step_index"})
     ds["step_regret"] = ds["step_optimal_reward"] - ds["step_reward"]
     ds["step_radio_regret"] = ds["step_joint_reward"] - ds["step_optimal_reward"]
     step_units = {"offload_gap": "s", "joint_gap": "s", "reference_s": "s"}

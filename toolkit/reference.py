@@ -15,7 +15,8 @@ For every step (one snapshot and the scheduler's allocation ``z``) two optima, e
     allocation (reached); when the two are within ``tol_s`` per task the step's joint
     optimum is (a) at the scheduler's allocation with that certified gap (text content is a few
     kbit, so its radio delay rarely leaves room). Else the exact solver of problem (4)
-    (:func:`genoffload.models.solve`, hard constraints enforced) through its public API. When (a) earns more than (4)'s optimum (a penalised choice under ``z`` beating every
+    (:func:`genoffload.models.solve`, hard constraints enforced) through its public API.
+    When (a) earns more than (4)'s optimum (a penalised choice under ``z`` beating every
     feasible one), (b) is taken as (a); when (4) is infeasible, (b) is (a) with status
     ``infeasible``.
 
@@ -63,8 +64,8 @@ class JointOptimum:
     status : str
         ``optimal``, the solver's status (``time_limit``...) or ``infeasible``.
     method : str
-        ``closed-form``, ``bound`` (the relaxation certificate), ``solver``, ``offload`` ((a) was better than (4)'s optimum) or
-        ``infeasible``.
+        ``closed-form``, ``bound`` (the relaxation certificate), ``solver``, ``offload`` ((a)
+        was better than (4)'s optimum) or ``infeasible``.
     """
 
     alpha: np.ndarray

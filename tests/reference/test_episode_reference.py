@@ -28,8 +28,8 @@ def _policy(name: str, base, seed: int):
     if name in RULES:
         return RulePolicy(name)
     if name == "q-learning-online":
-        from genoffload.rl.qlearning import QAgent, QLearningPolicy
         from genoffload.rl.options import env_options
+        from genoffload.rl.qlearning import QAgent, QLearningPolicy
 
         return QLearningPolicy(QAgent(env_options({}).observation(base)), learn=True)
     if name == "icl-fake":

@@ -22,9 +22,8 @@ def _icl() -> None:
 
 
 def _scenario(path: Path | None) -> Any:
-    from genoffload.scenario import make_config, read_config_file
-
     from genoffload.cli.common import warn_unbindable
+    from genoffload.scenario import make_config, read_config_file
 
     cfg = make_config({}) if path is None else make_config(read_config_file(path), prefix="config")
     warn_unbindable(cfg)
