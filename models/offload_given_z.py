@@ -43,6 +43,7 @@ import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 import highspy
 import numpy as np
@@ -51,7 +52,7 @@ from numpy.typing import NDArray
 
 from genoffload import constraints as cons
 from genoffload import delay
-from genoffload.evaluate import evaluate
+from genoffload.evaluate import evaluate_arrays
 
 BArr = NDArray[np.bool_]
 FArr = NDArray[np.float64]
@@ -319,7 +320,14 @@ def coupled_cells(scenario: xr.Dataset) -> BArr:
     return np.asarray(out, dtype=bool).reshape(n_cell)
 
 
-def _cell_constants(scenario: xr.Dataset, evaluated: xr.Dataset, ok_e: np.ndarray,
+def _arrays(evaluated: xr.Dataset | dict[str, Any]) -> dict[str, Any]:
+    """The arrays ``alpha``, ``reward``, ``quality_ok``, ``capacity``, ``t_radio`` of an evaluation."""
+    if isinstance(evaluated, dict):
+        return evaluated
+    return {k: evaluated[k].values for k in ("alpha", "reward", "quality_ok", "capacity", "t_radio")}
+
+
+def _cell_constants(scenario: xr.Dataset, evaluated: xr.Dataset | dict[str, Any], ok_e: np.ndarray,
                     ok_c: np.ndarray, tasks: np.ndarray) -> _Cell:
     fam = cons.Families.from_attrs(scenario.attrs)
     units = np.asarray(scenario["units"].values, dtype=float)[tasks]
@@ -328,8 +336,9 @@ def _cell_constants(scenario: xr.Dataset, evaluated: xr.Dataset, ok_e: np.ndarra
     g_cloud = delay.generation_delay(units, scenario["ttft_cloud"].values[tasks],
                                      scenario["tpot_cloud"].values[tasks])
     owner = np.asarray(scenario["task_user"].values)[tasks]
-    cap = np.asarray(evaluated["capacity"].values, dtype=float)[owner]
-    radio = np.asarray(evaluated["t_radio"].values, dtype=float)[tasks]
+    arrays = _arrays(evaluated)
+    cap = np.asarray(arrays["capacity"], dtype=float)[owner]
+    radio = np.asarray(arrays["t_radio"], dtype=float)[tasks]
     text = np.asarray(scenario["modality"].values)[tasks] == "text"
     return _Cell(
         radio=np.where(np.isfinite(radio), radio, 0.0), g_edge=g_edge, q=units * tpot_e,
@@ -346,7 +355,7 @@ def _cell_constants(scenario: xr.Dataset, evaluated: xr.Dataset, ok_e: np.ndarra
 
 
 def offload_optimum(scenario: xr.Dataset, z: np.ndarray, solver: OffloadSolver | None = None,
-                    evaluated: xr.Dataset | None = None) -> OffloadOptimum:
+                    evaluated: xr.Dataset | dict[str, Any] | None = None) -> OffloadOptimum:
     """The certified offloading optimum ``alpha* | z`` of a scenario (every task at once).
 
     Parameters
@@ -367,11 +376,11 @@ def offload_optimum(scenario: xr.Dataset, z: np.ndarray, solver: OffloadSolver |
         The rewards are the evaluator's at ``alpha*``; ``bound`` bounds every ``alpha``.
     """
     n = scenario.sizes["task"]
-    if evaluated is None:
-        evaluated = evaluate(scenario, z, np.zeros(n, dtype=bool))
-    a0 = np.asarray(evaluated["alpha"].values, dtype=bool)
-    flipped = evaluate(scenario, z, ~a0)
-    r0, r1 = evaluated["reward"].values, flipped["reward"].values
+    base = (evaluate_arrays(scenario, z, np.zeros(n, dtype=bool)) if evaluated is None
+            else _arrays(evaluated))
+    a0 = np.asarray(base["alpha"], dtype=bool)
+    flipped = evaluate_arrays(scenario, z, ~a0)
+    r0, r1 = np.asarray(base["reward"], dtype=float), flipped["reward"]
     r_e, r_c = np.where(a0, r1, r0), np.where(a0, r0, r1)
     alpha = r_c > r_e
     task_cell = cons.cell_of_task(scenario)
@@ -382,13 +391,13 @@ def offload_optimum(scenario: xr.Dataset, z: np.ndarray, solver: OffloadSolver |
         return OffloadOptimum(alpha, best, float(best.sum()), 0.0, "optimal", coupled)
     solver = solver or OffloadSolver()
     t_target = float(scenario.attrs["t_target_s"])
-    q0, q1 = evaluated["quality_ok"].values, flipped["quality_ok"].values
+    q0, q1 = np.asarray(base["quality_ok"], dtype=bool), flipped["quality_ok"]
     ok_e, ok_c = np.where(a0, q1, q0), np.where(a0, q0, q1)
     bound_coupled, statuses, milp, hits = 0.0, [], 0, 0
     for j in np.flatnonzero(coupled_cell):
         tasks = np.flatnonzero(task_cell == j)
         a, lb, status, hit = solver.solve_cell(
-            _cell_constants(scenario, evaluated, ok_e, ok_c, tasks))
+            _cell_constants(scenario, base, ok_e, ok_c, tasks))
         alpha[tasks] = a
         bound_coupled += tasks.size * t_target - lb
         statuses.append(status)
@@ -399,7 +408,7 @@ def offload_optimum(scenario: xr.Dataset, z: np.ndarray, solver: OffloadSolver |
     elif np.array_equal(alpha, ~a0):
         reward = np.asarray(r1, dtype=float)
     else:
-        reward = np.asarray(evaluate(scenario, z, alpha)["reward"].values, dtype=float)
+        reward = np.asarray(evaluate_arrays(scenario, z, alpha)["reward"], dtype=float)
     best_free = np.maximum(r_e, r_c)[~coupled]
     bound = float(best_free.sum()) + bound_coupled
     got = float(reward.sum())

@@ -172,8 +172,8 @@ def run_episode(
         decision = policy.act(step)
         result = evaluate(ds, z, decision.alpha)
         ref = reference(ds, z, result)
-        if ref is not None:  # learners may log the certified reference of their decisions
-            result["optimal_reward"] = ("task", ref.offload.reward, {"units": "s"})
+        if ref is not None:  # learners may log the certified reference of their decisions [s]
+            result.attrs["optimal_reward"] = ref.offload.reward
         policy.observe(step, decision, result)
         n = units.size
         refrows = _reference_rows(ref, n)

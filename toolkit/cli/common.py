@@ -83,8 +83,8 @@ def episode_table(stats: dict[str, Any], title: str, extra: list[tuple[str, str]
 
     table = Table(title=escape(title), show_header=False)
     rows = [("mean reward [s]", f"{stats['mean_reward']:.3f}"),
-            ("certified optimum given the allocation [s]", f"{stats['optimal_reward']:.3f}"),
-            ("certified joint optimum [s]", f"{stats.get('joint_reward', float('nan')):.3f}"),
+            ("optimal reward given the allocation, certified [s]", f"{stats['optimal_reward']:.3f}"),
+            ("optimal reward, joint, certified [s]", f"{stats.get('joint_reward', float('nan')):.3f}"),
             ("regret: offloading decisions [s]", f"{stats['regret']:.3f}"),
             ("regret: radio allocation [s]", f"{stats.get('radio_regret', float('nan')):.3f}"),
             ("largest certified gap of a step [s]", f"{stats.get('max_gap', float('nan')):.2g}"),

@@ -42,7 +42,7 @@ from gymnasium import spaces
 
 from genoffload.episode import step_scenario
 from genoffload.errors import InputError
-from genoffload.evaluate import evaluate
+from genoffload.evaluate import evaluate_arrays
 from genoffload.reference import Reference
 from genoffload.rl.options import env_options, scenario_config
 from genoffload.schedulers import get_scheduler
@@ -113,10 +113,10 @@ class EdgeCloudOffloadEnv(gymnasium.Env[np.ndarray, np.int64]):
         out = []
         for action in (False, True):
             alpha[i] = action
-            out.append(evaluate(sub, self._z, alpha))
-        self._rewards = np.array([float(r["reward"].values[i]) for r in out])
-        self._ok = np.array([bool(r["constraints_ok"].values[i]) for r in out])
-        self._quality = np.array([bool(r["quality_ok"].values[i]) for r in out])
+            out.append(evaluate_arrays(sub, self._z, alpha))
+        self._rewards = np.array([float(r["reward"][i]) for r in out])
+        self._ok = np.array([bool(r["constraints_ok"][i]) for r in out])
+        self._quality = np.array([bool(r["quality_ok"][i]) for r in out])
 
     def action_masks(self) -> np.ndarray:
         """Allowed actions for the current task (1 = meets every hard constraint)."""
