@@ -59,8 +59,6 @@ def _print_failures(out: Any, failures: list[dict[str, Any]], limit: int = 10) -
         out.print(f"  ... and {len(failures) - limit} more (see metadata.json)")
 
 
-@app.command("run")
-@user_errors
 def _warn_cases(study: Any) -> None:
     """Warn (stderr, one line each) about families of a case that cannot bind."""
     from genoffload.cli.common import warn_unbindable
@@ -70,6 +68,8 @@ def _warn_cases(study: Any) -> None:
         warn_unbindable(make_config(case.params), f"case[{case.case_id}].config")
 
 
+@app.command("run")
+@user_errors
 def run_cmd(
     spec: Annotated[str, typer.Argument(help=SPEC_HELP)],
     output: Annotated[Path, typer.Option("-o", "--output", help="study folder (resumed if it exists)")],
