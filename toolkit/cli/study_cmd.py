@@ -98,8 +98,8 @@ def run_cmd(
     if scheduler is not None and not scheduler.strip():
         raise InputError("scheduler", scheduler, "empty address (expected tcp://HOST:PORT)")
     study = load_study(spec)
-    _warn_cases(study)
     check_folder(study, output)  # bad folder: one line before any cluster starts
+    _warn_cases(study)
     out = console()
     seeds = len(study.spec.study.seeds)
     out.print(f"study [bold]{study.name}[/]: {len(study.cases)} cases x policies x {seeds} seeds = "
