@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from genoffload.episode import EpisodeConfig, Step, StepDecision, per_task_optimum, run_episode, summary
+from genoffload.episode import EpisodeConfig, Step, StepDecision, run_episode, summary
 from genoffload.evaluate import evaluate
 from genoffload.io import write_atomic
 from genoffload.pipeline import run_policy
@@ -185,7 +185,9 @@ def episode_cell(task: CellTask) -> tuple[xr.Dataset, dict[str, Any]]:
     stats = summary(ds)
     n = int(ds.sizes["decision"])
     metrics = {k: stats[k] for k in ("mean_reward", "optimal_reward", "regret", "success_rate",
-                                     "tail_reward_ratio", "tail_success_rate", "fallbacks", "explorations")}
+                                     "tail_reward_ratio", "tail_success_rate", "fallbacks", "explorations",
+                                     "joint_reward", "radio_regret", "tail_joint_ratio")}
+    metrics["reference_gap_s"] = stats["max_gap"]
     metrics.update(mean_delay_s=float(np.mean(recorder.delay)), decisions=n,
                    decisions_per_s=n / elapsed if elapsed > 0 else math.nan,
                    preferred_success_rate=_preferred_rate(ds["quality_ok"].values.astype(bool),
@@ -216,7 +218,7 @@ def snapshot_cell(task: CellTask) -> tuple[xr.Dataset, dict[str, Any]]:
     else:
         base = make_config(task.params)
         policy = online_policy(pol, base, task.seed)
-        if pol.kind == "icl":  # warm-up: the policy learns (RL agents come trained and greedy)
+        if pol.kind == "icl" or pol.agent == "online":  # warm-up: it learns (trained agents are greedy)
             run_episode(base, policy, _episode_config(task, pol))
         z = get_scheduler(pol.scheduler)(scen)
         step = Step(task.steps, scen, z, scen["units"].values.astype(float),
@@ -225,7 +227,11 @@ def snapshot_cell(task: CellTask) -> tuple[xr.Dataset, dict[str, Any]]:
         decision = policy.act(step)
         decide_s = time.perf_counter() - t0
         result, sources = evaluate(scen, z, decision.alpha), list(decision.source)
-    _, best = per_task_optimum(scen, z)
+    from genoffload.models.offload_given_z import offload_optimum
+
+    reference = offload_optimum(scen, z, evaluated=result if pol.kind != "joint" else None)
+    best = reference.reward
+    extra.setdefault("reference_gap_s", reference.gap)
     attrs = result.attrs
     ok = result["quality_ok"].values.astype(bool)
     metrics: dict[str, Any] = {

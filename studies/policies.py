@@ -23,6 +23,8 @@ RL_NAMES = ("q-learning", "dqn")
 ICL_OPTIONS = ("llm", "replay", "epsilon", "examples", "explore", "clock", "calibrate", "scoring", "extras",
                "deadline_s")
 RL_OPTIONS = ("agent", "train_steps")
+ONLINE_AGENT = "online"
+"""``agent = "online"``: the RL agent starts untrained and learns during the episode."""
 EXACT_OPTIONS = ("gap", "time_limit_s")
 COMMON = ("name", "label", "scheduler")
 RL_TRAIN_SEED_OFFSET = 1_000_003
@@ -47,7 +49,9 @@ class PolicySpec(BaseModel):
     llm, replay, epsilon, examples, explore, clock, calibrate, scoring, extras
         ICL options (``genoffload icl run`` has the same ones).
     agent : str, optional
-        RL agent file; without it the agent is trained in the cell for ``train_steps``.
+        RL agent file; without it the agent is trained in the cell for ``train_steps``;
+        ``"online"``: an untrained agent that learns during the cell's episode (its online
+        learning curve, :mod:`genoffload.rl.online`).
     gap : float, optional
         Exact solver: target gap relative to the radio part [1] (default 1e-4).
     time_limit_s : float, optional
@@ -133,7 +137,9 @@ def check_policy(pol: PolicySpec, where: str) -> None:
         get_scheduler(pol.scheduler)
     except InputError as err:
         raise InputError(f"{where}.scheduler", err.value, err.reason) from None
-    if pol.agent is not None:  # loaded (safely: no pickle) so that a bad file fails before any cell
+    if pol.agent == ONLINE_AGENT and pol.train_steps is not None:
+        raise InputError(f"{where}.train_steps", pol.train_steps, "an online agent learns in the episode")
+    if pol.agent not in (None, ONLINE_AGENT):  # loaded safely (no pickle): a bad file fails before any cell
         from genoffload.rl.agents import load_agent
 
         try:
@@ -203,6 +209,10 @@ def online_policy(pol: PolicySpec, base: ScenarioConfig, seed: int) -> OnlinePol
     if pol.kind == "rl":
         from genoffload import rl  # written with issue 5; imported only when a study uses it
 
+        if pol.agent == ONLINE_AGENT:
+            from genoffload.rl.online import online_learner
+
+            return online_learner(pol.name, base, seed + RL_TRAIN_SEED_OFFSET)
         maker = getattr(rl, "online_policy", None)
         if maker is None:
             raise InputError("policy", pol.name, "genoffload.rl has no online_policy (RL not installed)")

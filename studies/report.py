@@ -24,6 +24,7 @@ from genoffload import __version__
 from genoffload.errors import InputError
 from genoffload.io import check_output, write_atomic
 from genoffload.studies.figures import Panel, convergence_panels, policy_colors, policy_order
+from genoffload.studies.figures_families import family_panels, family_table
 from genoffload.studies.figures_sweeps import gap_panel, sweep_panels
 from genoffload.studies.report_load import StudyData, read_study_folder
 from genoffload.studies.report_tables import (
@@ -119,11 +120,13 @@ def build_report(folder: Path | str, progress: Progress | None = None) -> Report
     fig5 = convergence_panels(data, colors)
     tick(STEPS[2])
     fig5 += sweep_panels(data, colors)
+    fig5 += family_panels(data, colors)  # issue 11: per constraint family vs certified optimum
     tick(STEPS[3])
     gap = gap_panel(data, colors)
     tick(STEPS[4])
     tables = [t for t in (policy_summary(data, "episode"), policy_summary(data, "snapshot"))
               if t is not None]
+    tables += [t for t in (family_table(data),) if t is not None]
     tables += [failures_table(data), cases_table(data)]
     meta = data.metadata
     name = str(meta.get("study") or meta.get("name") or data.summary["study"][0])

@@ -172,7 +172,9 @@ def dims_of(study: Study) -> list[str]:
 def results_dataset(study: Study, table: pl.DataFrame) -> xr.Dataset:
     """The summary as an ``xarray.Dataset``: dims = varying grid keys + policy + seed (NaN: absent)."""
     dims = [*dims_of(study), "policy", "seed"]
-    coords: dict[str, list[Any]] = {d: sorted(set(table[d].to_list())) for d in dims if d != "policy"}
+    # a key unset in some cases (e.g. backhaul_capacity_mbit: None = off) sorts last, written as NaN
+    coords: dict[str, list[Any]] = {d: sorted(set(table[d].to_list()), key=lambda v: (v is None, v or 0))
+                                    for d in dims if d != "policy"}
     coords["policy"] = list(study.policies)
     shape = tuple(len(coords[d]) for d in dims)
     metrics = study.spec.study.metrics or list(METRICS)
@@ -183,7 +185,7 @@ def results_dataset(study: Study, table: pl.DataFrame) -> xr.Dataset:
         for m in metrics:
             data[m][at] = np.nan if row[m] is None else row[m]
     ds = xr.Dataset({m: (dims, data[m], {"units": METRICS[m]}) for m in metrics},
-                    coords={d: np.asarray(coords[d]) for d in dims})
+                    coords={d: np.asarray([np.nan if v is None else v for v in coords[d]]) for d in dims})
     ds.attrs = {"study": study.name, "spec_hash": study.spec_hash,
                 "description": "metrics per grid point, policy and seed (NaN: no such cell)"}
     return ds

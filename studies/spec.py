@@ -62,6 +62,7 @@ METRICS: dict[str, str] = {
     "gap_radio": "1", "exact_gap": "1", "decisions": "1", "fallbacks": "1", "explorations": "1",
     "decisions_per_s": "1/s", "wall_s": "s", "preferred_success_rate": "1", "feasible": "1",
     "exact_certified": "1",
+    "joint_reward": "s", "radio_regret": "s", "tail_joint_ratio": "1", "reference_gap_s": "s",
 }
 """Metric columns of ``summary.parquet`` and their units."""
 Mode = Literal["episode", "snapshot"]

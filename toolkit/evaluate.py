@@ -35,47 +35,37 @@ def check_allocation(scenario: xr.Dataset, z: np.ndarray) -> None:
             raise InputError(f"z[cell={j}, rb={q}]", int(per_rb[q]), "an RB is given to several users")
 
 
-def evaluate(scenario: xr.Dataset, z: Any, alpha: Any) -> xr.Dataset:
-    """Evaluate an allocation and offloading decisions on a scenario.
+def evaluate_arrays(scenario: xr.Dataset, z: Any, alpha: Any) -> dict[str, Any]:
+    """The evaluator's numbers as numpy arrays (no Dataset): what :func:`evaluate` packages.
 
-    Parameters
-    ----------
-    scenario : xarray.Dataset
-        A validated scenario.
-    z : array_like of bool, shape (user, rb)
-        RB allocation.
-    alpha : array_like of bool, shape (task,)
-        Offloading decisions (True = cloud).
-
-    Returns
-    -------
-    result : xarray.Dataset
-        Per task: ``t_radio``, ``t_backhaul``, ``t_gen``, ``t_total`` [s], ``quality_ok``,
-        ``constraints_ok``, ``slo_excess`` [s], ``reward`` [s]; per user ``capacity`` [bit/s] and
-        ``n_rb``; ``attrs`` hold the totals (``objective`` [s] = the objective of eq. (4) plus
-        any soft-SLO penalty, ``radio_part`` [s], ``mean_reward``, ``quality_success``...).
+    Returns a dict with the per-task arrays ``alpha``, ``t_radio``, ``t_backhaul``, ``t_gen``,
+    ``t_total`` [s], ``quality_ok``, ``constraints_ok``, ``slo_excess`` [s], ``reward`` [s],
+    the per-user ``capacity`` [bit/s] and ``n_rb``, ``z``, and ``attrs`` (the totals). Building
+    the Dataset costs about four times the arithmetic, so callers that need only numbers (the
+    online reference, :mod:`genoffload.reference`) use this.
     """
     n_user, n_rb, n_task = scenario.sizes["user"], scenario.sizes["rb"], scenario.sizes["task"]
     z_arr = _as_array(z, (n_user, n_rb), "z")
     a = _as_array(alpha, (n_task,), "alpha")
     check_allocation(scenario, z_arr)
     fam = cons.Families.from_attrs(scenario.attrs)
-    owner = scenario["task_user"].values
+    var = scenario.variables
+    owner = var["task_user"].values
     t_back = float(scenario.attrs["t_back_s"])
 
-    capacity = delay.link_capacity(scenario["rate"].values, z_arr)  # eq. (2)
-    t_radio = delay.radio_delay(scenario["content_bits"].values, capacity[owner])  # eq. (1)
-    units = scenario["units"].values
-    tpot_edge = scenario["tpot_edge"].values * cons.edge_tpot_factor(scenario, fam, a)
-    t_edge = delay.generation_delay(units, scenario["ttft_edge"].values, tpot_edge)  # (4c)
-    t_cloud = delay.generation_delay(units, scenario["ttft_cloud"].values,
-                                     scenario["tpot_cloud"].values)  # (4d)
+    capacity = delay.link_capacity(var["rate"].values, z_arr)  # eq. (2)
+    t_radio = delay.radio_delay(var["content_bits"].values, capacity[owner])  # eq. (1)
+    units = var["units"].values
+    tpot_edge = var["tpot_edge"].values * cons.edge_tpot_factor(scenario, fam, a)
+    t_edge = delay.generation_delay(units, var["ttft_edge"].values, tpot_edge)  # (4c)
+    t_cloud = delay.generation_delay(units, var["ttft_cloud"].values,
+                                     var["tpot_cloud"].values)  # (4d)
     delivery = scenario.attrs["delivery"]
     t_total = delay.task_delay(a, t_radio, t_edge, t_cloud, t_back, delivery)  # (4)
     t_gen = np.where(a, t_cloud, t_edge)
-    quality_ok = delay.quality_met(a, scenario["quality_req"].values,
-                                   scenario["quality_edge"].values,
-                                   scenario["quality_cloud"].values)  # (4e)
+    quality_ok = delay.quality_met(a, var["quality_req"].values,
+                                   var["quality_edge"].values,
+                                   var["quality_cloud"].values)  # (4e)
 
     deadline = cons.deadlines(scenario)
     excess = cons.slo_excess(t_total, deadline) if fam.slo != "off" else np.zeros(n_task)
@@ -98,30 +88,8 @@ def evaluate(scenario: xr.Dataset, z: Any, alpha: Any) -> xr.Dataset:
     gen_only = np.where(a, t_cloud + t_back, t_edge)
     radio_part = (t_total - gen_only) + slo_pen
     objective = float(t_total.sum() + slo_pen.sum())
-    n_rb_user = z_arr.sum(axis=1)
-
-    task_vars = {
-        "alpha": (a, "1", "offloading decision (1 = cloud)"),
-        "t_radio": (t_radio, "s", "radio delay n s / C (eq. 1)"),
-        "t_backhaul": (delay.backhaul_delay(a, t_back), "s", "backhaul delay alpha t_back (eq. 1)"),
-        "t_gen": (t_gen, "s", "generation delay (eqs. 3, 4c, 4d)"),
-        "t_total": (t_total, "s", "total delay (summand of eq. 4)"),
-        "quality_ok": (quality_ok, "1", "quality constraint met (eq. 4e)"),
-        "constraints_ok": (ok, "1", "every hard constraint of the task met"),
-        "slo_excess": (excess, "s", "lateness beyond the deadline"),
-        "reward": (rew, "s", "reward (eq. 10)"),
-    }
-    out = xr.Dataset(
-        {k: xr.Variable(("task",), v, {"units": u, "description": d})
-         for k, (v, u, d) in task_vars.items()},
-        coords={"task": scenario["task"], "user": scenario["user"], "rb": scenario["rb"]},
-    )
-    out["z"] = xr.Variable(("user", "rb"), z_arr, {"units": "1", "description": "RB allocation"})
-    out["capacity"] = xr.Variable(("user",), capacity, {"units": "bit/s",
-                                                        "description": "link capacity (eq. 2)"})
-    out["n_rb"] = xr.Variable(("user",), n_rb_user, {"units": "1", "description": "RBs per user"})
-    preferred = scenario["service_class"].values == "preferred"
-    out.attrs = {
+    preferred = var["service_class"].values == "preferred"
+    attrs = {
         "objective": objective,
         "radio_part": float(radio_part.sum()),
         "total_delay": float(t_total.sum()),
@@ -133,7 +101,55 @@ def evaluate(scenario: xr.Dataset, z: Any, alpha: Any) -> xr.Dataset:
         "offloaded_share": float(a.mean()) if n_task else 0.0,
         "feasible": int(bool(ok.all()) and np.isfinite(objective)),
     }
-    return out
+    return {"alpha": a, "t_radio": t_radio, "t_backhaul": delay.backhaul_delay(a, t_back),
+            "t_gen": t_gen, "t_total": t_total, "quality_ok": quality_ok, "constraints_ok": ok,
+            "slo_excess": excess, "reward": rew, "z": z_arr, "capacity": capacity,
+            "n_rb": z_arr.sum(axis=1), "attrs": attrs}
+
+
+TASK_VARIABLES = {
+    "alpha": ("1", "offloading decision (1 = cloud)"),
+    "t_radio": ("s", "radio delay n s / C (eq. 1)"),
+    "t_backhaul": ("s", "backhaul delay alpha t_back (eq. 1)"),
+    "t_gen": ("s", "generation delay (eqs. 3, 4c, 4d)"),
+    "t_total": ("s", "total delay (summand of eq. 4)"),
+    "quality_ok": ("1", "quality constraint met (eq. 4e)"),
+    "constraints_ok": ("1", "every hard constraint of the task met"),
+    "slo_excess": ("s", "lateness beyond the deadline"),
+    "reward": ("s", "reward (eq. 10)"),
+}
+
+
+def evaluate(scenario: xr.Dataset, z: Any, alpha: Any) -> xr.Dataset:
+    """Evaluate an allocation and offloading decisions on a scenario.
+
+    Parameters
+    ----------
+    scenario : xarray.Dataset
+        A validated scenario.
+    z : array_like of bool, shape (user, rb)
+        RB allocation.
+    alpha : array_like of bool, shape (task,)
+        Offloading decisions (True = cloud).
+
+    Returns
+    -------
+    result : xarray.Dataset
+        Per task: ``t_radio``, ``t_backhaul``, ``t_gen``, ``t_total`` [s], ``quality_ok``,
+        ``constraints_ok``, ``slo_excess`` [s], ``reward`` [s]; per user ``capacity`` [bit/s] and
+        ``n_rb``; ``attrs`` hold the totals (``objective`` [s] = the objective of eq. (4) plus
+        any soft-SLO penalty, ``radio_part`` [s], ``mean_reward``, ``quality_success``...).
+        The numbers are those of :func:`evaluate_arrays`.
+    """
+    r = evaluate_arrays(scenario, z, alpha)
+    data = {k: xr.Variable(("task",), r[k], {"units": u, "description": d})
+            for k, (u, d) in TASK_VARIABLES.items()}
+    data["z"] = xr.Variable(("user", "rb"), r["z"], {"units": "1", "description": "RB allocation"})
+    data["capacity"] = xr.Variable(("user",), r["capacity"], {"units": "bit/s",
+                                                              "description": "link capacity (eq. 2)"})
+    data["n_rb"] = xr.Variable(("user",), r["n_rb"], {"units": "1", "description": "RBs per user"})
+    return xr.Dataset(data, coords={"task": scenario["task"], "user": scenario["user"],
+                                    "rb": scenario["rb"]}, attrs=r["attrs"])
 
 
 def to_table(result: xr.Dataset, scenario: xr.Dataset) -> pl.DataFrame:

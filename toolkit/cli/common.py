@@ -87,8 +87,11 @@ def episode_table(stats: dict[str, Any], title: str, extra: list[tuple[str, str]
 
     table = Table(title=escape(title), show_header=False)
     rows = [("mean reward [s]", f"{stats['mean_reward']:.3f}"),
-            ("optimal reward [s]", f"{stats['optimal_reward']:.3f}"),
-            ("regret [s]", f"{stats['regret']:.3f}"),
+            ("optimal reward given the allocation, certified [s]", f"{stats['optimal_reward']:.3f}"),
+            ("optimal reward, joint, certified [s]", f"{stats.get('joint_reward', float('nan')):.3f}"),
+            ("regret: offloading decisions [s]", f"{stats['regret']:.3f}"),
+            ("regret: radio allocation [s]", f"{stats.get('radio_regret', float('nan')):.3f}"),
+            ("largest certified gap of a step [s]", f"{stats.get('max_gap', float('nan')):.2g}"),
             ("success rate", f"{stats['success_rate']:.1%}"),
             ("tail reward ratio (last 20 %)", f"{stats['tail_reward_ratio']:.1%}"),
             ("tail success rate", f"{stats['tail_success_rate']:.1%}"),
@@ -97,3 +100,11 @@ def episode_table(stats: dict[str, Any], title: str, extra: list[tuple[str, str]
     for k, v in rows:
         table.add_row(escape(k), v)
     return table
+
+
+def warn_unbindable(cfg: Any, where: str = "config") -> None:
+    """Print ``warning: ...`` on stderr for each family of ``cfg`` that cannot bind (goes on)."""
+    from genoffload.binding import unbindable
+
+    for line in unbindable(cfg, where):
+        sys.stderr.write(f"warning: {line}\n")

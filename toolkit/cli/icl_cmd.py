@@ -25,15 +25,16 @@ def _icl() -> None:
 
 
 def _scenario(path: Path | None) -> Any:
+    from genoffload.cli.common import warn_unbindable
     from genoffload.scenario import make_config, read_config_file
 
-    if path is None:
-        return make_config({})
-    if path.suffix.lower() in (".nc", ".netcdf", ".h5", ".hdf5"):
+    if path is not None and path.suffix.lower() in (".nc", ".netcdf", ".h5", ".hdf5"):
         raise InputError("scenario", str(path), "icl run takes a scenario config (TOML or JSON with "
                          "the generator's keys, e.g. sites, users), which draws a new scenario every "
                          "step; got a scenario file (NetCDF)")
-    return make_config(read_config_file(path), prefix="config")
+    cfg = make_config({}) if path is None else make_config(read_config_file(path), prefix="config")
+    warn_unbindable(cfg)
+    return cfg
 
 
 def _model(spec: str, threads: int | None) -> Any:

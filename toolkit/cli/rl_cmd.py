@@ -27,9 +27,12 @@ def _rl() -> None:
 
 
 def _scenario(path: Path | None) -> Any:
+    from genoffload.cli.common import warn_unbindable
     from genoffload.rl import scenario_config
 
-    return scenario_config(path)
+    cfg = scenario_config(path)
+    warn_unbindable(cfg)
+    return cfg
 
 
 def _options(arrival_prob: float, token_noise: float, scheduler: str, observe: str | None = None) -> Any:

@@ -60,6 +60,15 @@ def _print_failures(out: Any, failures: list[dict[str, Any]], limit: int = 10) -
         out.print(f"  ... and {len(failures) - limit} more (see metadata.json)")
 
 
+def _warn_cases(study: Any) -> None:
+    """Warn (stderr, one line each) about families of a case that cannot bind."""
+    from genoffload.cli.common import warn_unbindable
+    from genoffload.scenario import make_config
+
+    for case in study.cases:
+        warn_unbindable(make_config(case.params), f"case[{case.case_id}].config")
+
+
 @app.command("run")
 @user_errors
 def run_cmd(
@@ -97,6 +106,7 @@ def run_cmd(
     check_output_folder(output)  # before any cell is computed (e.g. a path that is not UTF-8)
     study = load_study(spec)
     check_folder(study, output)  # bad folder: one line before any cluster starts
+    _warn_cases(study)
     out = console()
     seeds = len(study.spec.study.seeds)
     out.print(f"study [bold]{study.name}[/]: {len(study.cases)} cases x policies x {seeds} seeds = "
@@ -126,6 +136,7 @@ def check_cmd(spec: Annotated[str, typer.Argument(help=SPEC_HELP)]) -> None:
     from genoffload.studies import load_study
 
     study = load_study(spec)
+    _warn_cases(study)
     out = console()
     table = Table(title=f"study {study.name}: {len(study.cells)} cells")
     for col in ("case", "sweep", "mode", "steps", "grid", "policies"):

@@ -239,7 +239,8 @@ def _callback_class(base_callback: type) -> type:
             info = self.locals["infos"][0]
             rewards = info["rewards"]
             self.log.add(self.current - 1, int(np.asarray(greedy).reshape(-1)[0]),
-                         int(np.asarray(self.locals["actions"]).reshape(-1)[0]), rewards[0], rewards[1])
+                         int(np.asarray(self.locals["actions"]).reshape(-1)[0]), rewards[0], rewards[1],
+                         info.get("optimal_reward"))
             now = int(self.training_env.get_attr("runner_steps")[0])
             if now != self.current and self.report is not None:
                 self.report(min(now - 1, self.steps), self.steps)

@@ -3,8 +3,8 @@
 The environment is not a second simulator: it draws runner steps exactly as
 :func:`genoffload.episode.run_episode` does (:func:`~genoffload.episode.step_scenario`, the
 scheduler, the token-estimate noise, all from ``self.np_random``), scores decisions with
-:func:`genoffload.evaluate.evaluate` and the optimum with
-:func:`genoffload.episode.per_task_optimum`. The tasks of a runner step are queued; each
+:func:`genoffload.evaluate.evaluate` and the certified per-step reference with
+:class:`genoffload.reference.Reference` (as the runner). The tasks of a runner step are queued; each
 ``step(action)`` decides the task at the head of the queue; when the queue is empty the next
 runner step is drawn. With the same seed and a policy that draws no random numbers, the
 environment visits the same scenarios and gives the same rewards as ``run_episode``.
@@ -17,9 +17,13 @@ decisions; without coupling constraint families a task's reward does not depend 
 others, and equals the runner's). The environment never terminates; ``gymnasium.make`` wraps
 it in a ``TimeLimit`` of ``max_episode_steps`` decisions (default 300).
 
-``info`` of ``step``: ``optimal_reward`` [s] and ``optimal_action`` of the decided task (the
-per-task optimum given the allocation), ``regret`` [s], ``rewards`` [s] (the reward each action
-would have had), ``quality_ok``, ``constraints_ok``; and for the observation returned with it:
+``info`` of ``step``: ``optimal_reward`` [s] and ``optimal_action`` of the decided task (its
+reward and decision in the runner step's certified offloading optimum given the allocation,
+alpha* | z), ``regret`` [s] (``optimal_reward - reward``; NaN when the task's cell is coupled:
+``coupled``), ``joint_reward`` [s] (its reward in the certified joint optimum), the runner step's
+totals ``step_optimal_reward``, ``step_joint_reward`` [s] and certified gaps ``offload_gap``,
+``joint_gap`` [s], ``rewards`` [s] (the reward each action would have had given the earlier
+decisions), ``quality_ok``, ``constraints_ok``; and for the observation returned with it:
 ``action_mask`` (int8, 1 = allowed: the action meets every hard constraint of the evaluator —
 quality (4e), hard SLO, edge KV cache, backhaul capacity, minimum rate — given the earlier
 decisions of the step; when neither does, both are allowed since the penalty is then
@@ -36,11 +40,12 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from genoffload.episode import per_task_optimum, step_scenario
+from genoffload.episode import step_scenario
 from genoffload.errors import InputError
-from genoffload.evaluate import evaluate
+from genoffload.evaluate import evaluate_arrays
 from genoffload.gym_plugin import ENV_ID, MAX_EPISODE_STEPS
 from genoffload.gym_plugin import register_envs as register_env
+from genoffload.reference import Reference
 from genoffload.rl.options import env_options, scenario_config
 from genoffload.schedulers import get_scheduler
 
@@ -75,6 +80,7 @@ class EdgeCloudOffloadEnv(gymnasium.Env[np.ndarray, np.int64]):
         self.observation_space = spaces.MultiDiscrete(np.array(self.obs_spec.nvec, dtype=np.int64))
         self.action_space = spaces.Discrete(2)
         self._scheduler = get_scheduler(self.options.scheduler)
+        self._reference = Reference("joint")
         self.runner_steps = 0
         self._t = -1
         self._i = 0
@@ -90,7 +96,9 @@ class EdgeCloudOffloadEnv(gymnasium.Env[np.ndarray, np.int64]):
         est = np.maximum(np.rint(units * (1.0 + noise)), 1.0)
         self._ds, self._z, self._est = ds, z, est
         self._obs = self.obs_spec.encode(ds, z, est)
-        self._best_alpha, self._best_reward = per_task_optimum(ds, z)
+        ref = self._reference(ds, z)
+        assert ref is not None and ref.joint is not None
+        self._ref = ref
         self._alpha = np.zeros(units.size, dtype=bool)
         self._t += 1
         self._i = 0
@@ -105,10 +113,10 @@ class EdgeCloudOffloadEnv(gymnasium.Env[np.ndarray, np.int64]):
         out = []
         for action in (False, True):
             alpha[i] = action
-            out.append(evaluate(sub, self._z, alpha))
-        self._rewards = np.array([float(r["reward"].values[i]) for r in out])
-        self._ok = np.array([bool(r["constraints_ok"].values[i]) for r in out])
-        self._quality = np.array([bool(r["quality_ok"].values[i]) for r in out])
+            out.append(evaluate_arrays(sub, self._z, alpha))
+        self._rewards = np.array([float(r["reward"][i]) for r in out])
+        self._ok = np.array([bool(r["constraints_ok"][i]) for r in out])
+        self._quality = np.array([bool(r["quality_ok"][i]) for r in out])
 
     def action_masks(self) -> np.ndarray:
         """Allowed actions for the current task (1 = meets every hard constraint)."""
@@ -140,9 +148,16 @@ class EdgeCloudOffloadEnv(gymnasium.Env[np.ndarray, np.int64]):
             raise InputError("action", action, "must be 0 (local) or 1 (offload)")
         i = self._i
         reward = float(self._rewards[a])
-        best = float(self._best_reward[i])
-        done = {"optimal_reward": best, "regret": best - reward,
-                "optimal_action": int(self._best_alpha[i]), "rewards": self._rewards.copy(),
+        ref, joint = self._ref.offload, self._ref.joint
+        assert joint is not None
+        best = float(ref.reward[i])
+        coupled = bool(ref.coupled[i])
+        done = {"optimal_reward": best, "regret": float("nan") if coupled else best - reward,
+                "optimal_action": int(ref.alpha[i]), "coupled": coupled,
+                "joint_reward": float(joint.reward[i]),
+                "step_optimal_reward": float(ref.reward.sum()),
+                "step_joint_reward": float(joint.reward.sum()), "offload_gap": float(ref.gap),
+                "joint_gap": float(joint.gap), "rewards": self._rewards.copy(),
                 "quality_ok": bool(self._quality[a]), "constraints_ok": bool(self._ok[a])}
         self._alpha[i] = bool(a)
         if i + 1 < self._ds.sizes["task"]:

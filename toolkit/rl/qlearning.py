@@ -217,8 +217,9 @@ class QLearningPolicy:
         alpha = np.asarray(decision.alpha, dtype=bool)
         reward = result["reward"].values.astype(float)
         other = evaluate(step.scenario, step.z, ~alpha)["reward"].values.astype(float)
+        optimal = result.attrs.get("optimal_reward")
         self.log.add(step.index, self._greedy, alpha, np.where(alpha, other, reward),
-                     np.where(alpha, reward, other))
+                     np.where(alpha, reward, other), optimal)
         states, discount = self._states, self.agent.settings.discount
         for i in range(states.size):
             if discount == 0:

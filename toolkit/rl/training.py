@@ -3,7 +3,10 @@
 Convergence is measured on the greedy policy, not on the exploring one: at every training
 decision the agent's greedy action (before any exploration) is recorded with the reward each
 action had (the chosen one from the evaluator, the other from the evaluator on the flipped
-decision). The greedy regret of a decision is ``max(rewards) - rewards[greedy]`` [s].
+decision). The greedy regret of a decision is ``max(rewards) - rewards[greedy]`` [s]. The log
+also keeps each decision's reward in the runner step's certified offloading optimum
+(:mod:`genoffload.reference`, reference (a)); ``optimal_reward`` (the scale of the
+convergence threshold) is that reference when it was logged.
 **Steps to converge** is the first training decision after which the moving average of the
 greedy regret over ``window`` decisions stays below ``tol`` times the mean optimal reward of
 the training run, to the end of training (reported also as the runner step of that decision);
@@ -33,15 +36,20 @@ class TrainingLog:
     action: list[int] = field(default_factory=list)
     reward_edge: list[float] = field(default_factory=list)
     reward_cloud: list[float] = field(default_factory=list)
+    optimal: list[float] = field(default_factory=list)
 
-    def add(self, step: int, greedy: Any, action: Any, reward_edge: Any, reward_cloud: Any) -> None:
-        """Append decisions (scalars or equal-length arrays)."""
+    def add(self, step: int, greedy: Any, action: Any, reward_edge: Any, reward_cloud: Any,
+            optimal: Any = None) -> None:
+        """Append decisions (scalars or equal-length arrays); ``optimal``: the certified
+        reference reward of each decision [s] (NaN when not given)."""
         g, a = np.atleast_1d(greedy).astype(int), np.atleast_1d(action).astype(int)
         self.step += [int(step)] * g.size
         self.greedy += g.tolist()
         self.action += a.tolist()
         self.reward_edge += np.atleast_1d(reward_edge).astype(float).tolist()
         self.reward_cloud += np.atleast_1d(reward_cloud).astype(float).tolist()
+        self.optimal += (np.full(g.size, np.nan) if optimal is None
+                         else np.atleast_1d(optimal).astype(float)).tolist()
 
     @property
     def decisions(self) -> int:
@@ -54,8 +62,13 @@ class TrainingLog:
         return r.max(axis=1) - r[np.arange(g.size), g] if g.size else np.zeros(0)
 
     def optimal_reward(self) -> np.ndarray:
-        """Best reward of each decision [s]."""
-        return np.maximum(self.reward_edge, self.reward_cloud) if self.step else np.zeros(0)
+        """Reward of each decision in the certified reference [s] (where logged; else the
+        better of its two actions)."""
+        if not self.step:
+            return np.zeros(0)
+        flip = np.maximum(self.reward_edge, self.reward_cloud)
+        ref = np.asarray(self.optimal, dtype=float)
+        return np.where(np.isfinite(ref), ref, flip)
 
     def converged_at(self, window: int = CONVERGENCE_WINDOW,
                      tol: float = CONVERGENCE_TOL) -> tuple[int | None, int | None]:
