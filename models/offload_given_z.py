@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import sys
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -225,6 +227,23 @@ _CACHE: OrderedDict[bytes, tuple[BArr, float, str]] = OrderedDict()
 """Solved cells by their constants, shared by the solvers of a process."""
 
 
+def _quiet_highs() -> highspy.Highs:
+    """A HiGHS instance with its output off; its constructor's banner (written by the C++ library to
+    file descriptor 1, before any option can be set) is sent to /dev/null, so a caller's stdout
+    (a CLI's ``--json``, a subprocess protocol) stays clean."""
+    sys.stdout.flush()
+    saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(null)
+    return h
+
+
 class OffloadSolver:
     """Solves :func:`offload_optimum` problems with one HiGHS instance and a cache of cells.
 
@@ -233,8 +252,7 @@ class OffloadSolver:
     """
 
     def __init__(self, time_limit: float | None = None) -> None:
-        self.h = highspy.Highs()
-        self.h.setOptionValue("output_flag", False)
+        self.h = _quiet_highs()
         self.h.setOptionValue("threads", 1)
         self.h.setOptionValue("mip_rel_gap", 0.0)
         self.h.setOptionValue("mip_abs_gap", 1e-9)
