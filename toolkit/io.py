@@ -105,17 +105,7 @@ def check_output(path: Path | str, field: str = "output", inputs: Iterable[Path 
         if not os.access(real, os.W_OK):
             raise InputError(field, str(given), "is not writable")
         return given
-    parent = real.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise InputError(field, str(given), f"cannot be created ({parent} is not a folder)")
-    try:  # a real probe: os.access is always True for root and ignores read-only mounts
-        fd, probe = tempfile.mkstemp(prefix=".genoffload-probe.", dir=parent)
-    except OSError as err:
-        raise InputError(field, str(given), f"folder is not writable ({err.strerror or err})") from None
-    os.close(fd)
-    os.unlink(probe)
+    _probe_writable(real.parent, given, field)
     return given
 
 
@@ -134,18 +124,23 @@ def check_output_folder(path: Path | str, field: str = "output") -> Path:
         raise InputError(field, str(given), "is not valid UTF-8 (file formats store text paths)") from None
     if given.exists() and not given.is_dir():
         raise InputError(field, str(given), "exists and is not a folder")
-    folder = given
+    _probe_writable(given, given, field)
+    return given
+
+
+def _probe_writable(start: Path, given: Path, field: str) -> None:
+    """Refuse ``given`` unless the nearest existing folder at or above ``start`` takes a new file."""
+    folder = start
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     if not folder.is_dir():
         raise InputError(field, str(given), f"cannot be created ({folder} is not a folder)")
-    try:
+    try:  # a real probe: os.access is always True for root and ignores read-only mounts
         fd, probe = tempfile.mkstemp(prefix=".genoffload-probe.", dir=folder)
     except OSError as err:
         raise InputError(field, str(given), f"folder is not writable ({err.strerror or err})") from None
     os.close(fd)
     os.unlink(probe)
-    return given
 
 
 def write_atomic(path: Path | str, writer: Callable[[Path], None], field: str = "output") -> Path:
