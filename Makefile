@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e ".[dev,embedded,server,openai,ollama,drl]"
+	$(PIP) install --quiet -e ".[dev,embedded,server,openai,ollama,drl,torchllm]"
 	touch $(STAMP)
 
 install: $(STAMP)

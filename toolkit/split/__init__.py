@@ -1,0 +1,1 @@
+"""Split inference of an LLM between the user equipment and the edge (issue 15)."""
