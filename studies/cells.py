@@ -1,21 +1,17 @@
-"""One cell of a study (case, policy, seed), computed in a worker and written atomically.
+"""One cell of an offloading study (case, policy, seed), computed in a worker and written atomically.
 
 ``run_cell`` is what Dask runs. It never raises for a failing cell: the error goes to
 ``DIR/cells/<cell_id>.error.json`` and the study goes on. A finished cell is
-``DIR/cells/<cell_id>.nc``: the episode records (episode mode) or the per-task results (snapshot
-mode), with the cell's metrics as a JSON attribute ``metrics``.
+``DIR/cells/<cell_id>.npz`` (:mod:`genoffload.studies.cellfiles`): the episode records (episode
+mode) or the per-task results (snapshot mode), with the cell's metrics as a JSON attribute
+``metrics``.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import time
-import traceback
-import zipfile
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,15 +19,27 @@ import xarray as xr
 
 from genoffload.episode import EpisodeConfig, Step, StepDecision, run_episode, summary
 from genoffload.evaluate import evaluate
-from genoffload.io import write_atomic
 from genoffload.pipeline import run_policy
 from genoffload.scenario import generate, make_config
 from genoffload.schedulers import get_scheduler
+from genoffload.studies.cellfiles import (
+    THREAD_ENV,
+    cell_file,
+    check_cell,
+    configure_worker,
+    error_file,
+    execute_cell,
+    open_cell,
+    read_cell_meta,
+    record_failure,
+    write_cell,
+)
 from genoffload.studies.policies import PolicySpec, loaded_models, online_policy
 
-THREAD_ENV = {"GENOFFLOAD_LLM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-              "MKL_NUM_THREADS": "1"}
-"""One thread per worker process (llama.cpp, BLAS); HiGHS gets ``threads=1`` explicitly."""
+__all__ = ["THREAD_ENV", "CellTask", "cell_file", "check_cell", "configure_worker", "episode_cell",
+           "error_file", "execute_cell", "open_cell", "read_cell_meta", "record_failure", "run_cell",
+           "snapshot_cell", "write_cell"]
+
 DEFAULT_EXACT_GAP = 1e-4
 
 
@@ -53,95 +61,6 @@ class CellTask:
     @property
     def label(self) -> str:
         return str(self.policy.get("label") or self.policy["name"])
-
-
-def cell_file(out_dir: Path | str, cell_id: str) -> Path:
-    """``DIR/cells/<cell_id>.npz``: a finished cell (:func:`write_cell`, :func:`open_cell`)."""
-    return Path(out_dir) / "cells" / f"{cell_id}.npz"
-
-
-def error_file(out_dir: Path | str, cell_id: str) -> Path:
-    """``DIR/cells/<cell_id>.error.json``: a failed cell."""
-    return Path(out_dir) / "cells" / f"{cell_id}.error.json"
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def write_cell(ds: xr.Dataset, path: Path) -> None:
-    """Write a cell's Dataset atomically as a NumPy ``.npz`` archive: one array per variable,
-    plus ``__meta__``, a JSON text with the Dataset's attributes and each variable's dimensions
-    and attributes.
-
-    Not NetCDF through xarray: an ``.npz`` takes 0.3-1 ms instead of 15-30 ms per cell
-    (measured), which was most of a short cell's scheduling + I/O overhead.
-    """
-    arrays = {str(k): np.asarray(v.values) for k, v in ds.variables.items()}
-    for name, values in arrays.items():
-        if values.dtype.kind == "O":  # text: a fixed-width unicode array (no pickle needed)
-            arrays[name] = values.astype(str)
-    meta = {"attrs": {k: _plain(v) for k, v in ds.attrs.items()},
-            "variables": {str(k): {"dims": list(map(str, v.dims)),
-                                   "attrs": {a: _plain(b) for a, b in v.attrs.items()}}
-                          for k, v in ds.variables.items()}}
-
-    def writer(tmp: Path) -> None:
-        members: dict[str, Any] = {"__meta__": np.asarray(json.dumps(meta)), **arrays}
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **members)
-
-    write_atomic(path, writer)
-
-
-def read_cell_meta(path: Path | str) -> tuple[dict[str, Any], Any]:
-    """The ``__meta__`` of a cell file and the open archive (arrays load on access)."""
-    archive = np.load(path, allow_pickle=False)
-    return json.loads(str(archive["__meta__"])), archive
-
-
-def check_cell(out_dir: Path | str, cell_id: str) -> str | None:
-    """Why ``DIR/cells/<cell_id>.npz`` is not a finished cell of ``cell_id``, or None if it is.
-
-    A cell file passes when it opens as a zip whose members all pass their CRC check, its
-    ``__meta__`` parses, names the same ``cell_id`` and holds the metrics, and every variable it
-    lists is there. A file that fails (truncated by a crash or a full disk, or copied from another
-    cell) is recomputed by the next run (:func:`genoffload.studies.run.run_study`).
-    """
-    path = cell_file(out_dir, cell_id)
-    if not path.is_file():
-        return "missing"
-    try:
-        meta, archive = read_cell_meta(path)
-        with archive:
-            bad = archive.zip.testzip()
-            if bad is not None:
-                return f"corrupt cell file (member {bad} fails its CRC check)"
-            held = meta["attrs"].get("cell_id")
-            if held != cell_id:
-                return f"cell file of another cell (it holds {held!r})"
-            json.loads(meta["attrs"]["metrics"])
-            missing = [n for n in meta["variables"] if n not in archive.files]
-            if missing:
-                return f"corrupt cell file (variable {missing[0]} missing)"
-    except (OSError, ValueError, KeyError, TypeError, EOFError, RecursionError, zipfile.BadZipFile) as err:
-        return f"corrupt cell file ({type(err).__name__})"
-    return None
-
-
-def open_cell(path: Path | str) -> xr.Dataset:
-    """Read a cell file (:func:`write_cell`) back into an ``xarray.Dataset``."""
-    meta, archive = read_cell_meta(path)
-    with archive:
-        variables = {name: xr.Variable(tuple(v["dims"]), archive[name], v["attrs"])
-                     for name, v in meta["variables"].items()}
-    return xr.Dataset(variables, attrs=meta["attrs"])
-
-
-def configure_worker() -> None:
-    """Thread settings for a worker process (kept if the operator set them)."""
-    for key, value in THREAD_ENV.items():
-        os.environ.setdefault(key, value)
 
 
 class _Recorder:
@@ -254,42 +173,13 @@ def snapshot_cell(task: CellTask) -> tuple[xr.Dataset, dict[str, Any]]:
 
 
 def run_cell(task: CellTask) -> dict[str, Any]:
-    """Compute a cell and write it (or its error); never raises for a failing cell.
+    """Compute an offloading cell and write it (or its error); never raises for a failing cell
+    (see :func:`execute_cell`)."""
+    def compute(t: CellTask) -> tuple[xr.Dataset, dict[str, Any], dict[str, Any]]:
+        ds, metrics = (episode_cell if t.mode == "episode" else snapshot_cell)(t)
+        return ds, metrics, {"policy": t.label, "policy_name": t.policy["name"], "seed": t.seed,
+                             "mode": t.mode}
 
-    Returns
-    -------
-    dict
-        ``cell_id``, ``status`` ("ok" / "failed"), ``compute_s`` [s] (the cell's own compute
-        time, without writing), ``write_s`` [s], ``started``/``finished`` [s since the epoch],
-        ``pid`` (worker process), ``error`` (one line or None).
-    """
-    configure_worker()
-    started = time.time()
-    t0 = time.perf_counter()
-    try:
-        ds, metrics = (episode_cell if task.mode == "episode" else snapshot_cell)(task)
-        compute_s = time.perf_counter() - t0
-        metrics["wall_s"] = compute_s
-        ds.attrs.update({"cell_id": task.cell_id, "case_id": task.case_id, "policy": task.label,
-                         "policy_name": task.policy["name"], "seed": task.seed, "mode": task.mode,
-                         "metrics": json.dumps(metrics), "compute_s": compute_s,
-                         "computed_at_ns": time.time_ns(), "worker_pid": os.getpid(),
-                         "llm_models_loaded": loaded_models()})
-        write_cell(ds, cell_file(task.out_dir, task.cell_id))
-        error_file(task.out_dir, task.cell_id).unlink(missing_ok=True)
-        status, message = "ok", None
-    except Exception as exc:
-        compute_s = time.perf_counter() - t0
-        status, message = "failed", " ".join(f"{type(exc).__name__}: {exc}".split())
-        record_failure(task, message, traceback.format_exc())
-    return {"cell_id": task.cell_id, "status": status, "compute_s": compute_s,
-            "write_s": time.perf_counter() - t0 - compute_s, "started": started, "finished": time.time(),
-            "pid": os.getpid(), "error": message}
+    return execute_cell(task, compute, lambda: {"llm_models_loaded": loaded_models()})
 
 
-def record_failure(task: CellTask, message: str, trace: str = "") -> None:
-    """Write ``<cell_id>.error.json`` atomically."""
-    doc = {"cell_id": task.cell_id, "case_id": task.case_id, "policy": task.label, "seed": task.seed,
-           "error": message, "traceback": trace, "task": asdict(task)}
-    write_atomic(error_file(task.out_dir, task.cell_id),
-                 lambda tmp: tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n"))

@@ -26,7 +26,7 @@ from genoffload.io import check_output, write_atomic
 from genoffload.studies.figures import Panel, convergence_panels, policy_colors, policy_order
 from genoffload.studies.figures_families import family_panels, family_table
 from genoffload.studies.figures_sweeps import gap_panel, sweep_panels
-from genoffload.studies.report_load import StudyData, read_study_folder
+from genoffload.studies.report_load import StudyData, read_metadata, read_study_folder
 from genoffload.studies.report_tables import (
     Table,
     cases_table,
@@ -69,15 +69,38 @@ CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
 @dataclass
+class Section:
+    """A section of figures in the report.
+
+    Attributes
+    ----------
+    section_id : str
+        ``id`` of the HTML section.
+    heading : str
+        Its heading (``h2``).
+    panels : list[Panel]
+    nav : tuple[str, str]
+        Anchor and label of its link in the navigation bar.
+    heading_id : str, optional
+        ``id`` of the heading.
+    """
+
+    section_id: str
+    heading: str
+    panels: list[Panel]
+    nav: tuple[str, str]
+    heading_id: str | None = None
+
+
+@dataclass
 class Report:
-    """Everything the report shows, ready to render."""
+    """Everything the report shows, ready to render (the same shell for every study kind)."""
 
     name: str
     description: str
     facts: list[tuple[str, str]]
     notes: list[str]
-    fig5: list[Panel]
-    gap: Panel
+    sections: list[Section]
     tables: list[Table]
     metadata: Table
     texts: list[tuple[str, str]] = field(default_factory=list)
@@ -85,7 +108,7 @@ class Report:
     @property
     def panels(self) -> list[Panel]:
         """Every figure panel, in report order."""
-        return [*self.fig5, self.gap]
+        return [p for s in self.sections for p in s.panels]
 
 
 def _facts(data: StudyData) -> list[tuple[str, str]]:
@@ -98,20 +121,32 @@ def _facts(data: StudyData) -> list[tuple[str, str]]:
 
 
 def build_report(folder: Path | str, progress: Progress | None = None) -> Report:
-    """Read a study folder and build every figure and table of its report.
+    """Read a study folder and build every figure and table of its report (through its kind).
 
     Parameters
     ----------
     folder : Path or str
         A folder written by ``genoffload study run``.
     progress : callable, optional
-        Called with the name of each step (:data:`STEPS`) as it starts.
+        Called with the name of each step (:data:`STEPS` for an offloading study) as it starts.
 
     Raises
     ------
     InputError
         Missing folder, not a study folder, damaged or schema-violating files.
     """
+    from genoffload.studies.kinds import DEFAULT_KIND, get_kind
+
+    path = Path(folder)
+    meta = path / "metadata.json"
+    kind = DEFAULT_KIND
+    if path.is_dir() and meta.is_file():
+        kind = str(read_metadata(meta).get("kind", DEFAULT_KIND))
+    return get_kind(kind, "metadata.json.kind").runner().report(path, progress or (lambda _s: None))
+
+
+def build_offload_report(folder: Path | str, progress: Progress | None = None) -> Report:
+    """The report of an offloading study folder: Fig. 5, the optimality gap, the tables."""
     tick = progress or (lambda _step: None)
     tick(STEPS[0])
     data = read_study_folder(folder)
@@ -131,7 +166,10 @@ def build_report(folder: Path | str, progress: Progress | None = None) -> Report
     meta = data.metadata
     name = str(meta.get("study") or meta.get("name") or data.summary["study"][0])
     description = str(meta.get("description") or "")
-    return Report(name, description, _facts(data), data.notes, fig5, gap, tables,
+    sections = [Section("fig5-section", "The paper's Fig. 5, reproduced", fig5, ("fig5", "Fig. 5"), "fig5"),
+                Section("gap-section", "Optimality gap: every policy against the certified optimum", [gap],
+                        ("gap", "Optimality gap"))]
+    return Report(name, description, _facts(data), data.notes, sections, tables,
                   metadata_table(data), study_texts(meta))
 
 
@@ -164,6 +202,13 @@ def _table_html(table: Table) -> str:
             + body)
 
 
+def _section_html(section: Section) -> str:
+    heading_id = f' id="{html.escape(section.heading_id)}"' if section.heading_id else ""
+    panels = "".join(_panel_html(p) for p in section.panels)
+    return (f'<section id="{html.escape(section.section_id)}"><h2{heading_id}>'
+            f"{html.escape(section.heading, quote=False)}</h2>\n{panels}</section>\n")
+
+
 def render_html(report: Report) -> str:
     """The report as one self-contained HTML document."""
     esc = html.escape
@@ -172,6 +217,8 @@ def render_html(report: Report) -> str:
     texts = "".join(f'<h3>{esc(_pretty(k))}</h3><pre data-key="{esc(k)}">{esc(t)}</pre>'
                     for k, t in report.texts)
     desc = f"<p class=lead>{esc(report.description)}</p>" if report.description else ""
+    nav = "".join(f'<a href="#{esc(s.nav[0])}">{esc(s.nav[1])}</a>' for s in report.sections)
+    sections = "".join(_section_html(s) for s in report.sections)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{CSP}">
@@ -182,14 +229,10 @@ def render_html(report: Report) -> str:
 <body><main>
 <header><h1>Study report: {esc(report.name)}</h1>{desc}
 <p class=lead>Generated by genoffload {esc(__version__)} (<code>genoffload report</code>).</p></header>
-<nav><a href="#overview">Overview</a><a href="#fig5">Fig. 5</a><a href="#gap">Optimality gap</a>
+<nav><a href="#overview">Overview</a>{nav}
 <a href="#tables">Tables</a><a href="#metadata">Metadata</a></nav>
 <section id="overview"><h2>Overview</h2><div class="facts">{facts}</div>{notes}</section>
-<section id="fig5-section"><h2 id="fig5">The paper's Fig. 5, reproduced</h2>
-{"".join(_panel_html(p) for p in report.fig5)}</section>
-<section id="gap-section"><h2>Optimality gap: every policy against the certified optimum</h2>
-{_panel_html(report.gap)}</section>
-<section id="tables"><h2>Tables</h2>{"".join(_table_html(t) for t in report.tables)}</section>
+{sections}<section id="tables"><h2>Tables</h2>{"".join(_table_html(t) for t in report.tables)}</section>
 <section id="metadata"><h2>Metadata</h2>{_table_html(report.metadata)}{texts}</section>
 </main></body></html>
 """
@@ -219,10 +262,9 @@ def render_markdown(report: Report, names: dict[str, str]) -> str:
     parts.append(f"Generated by genoffload {__version__} (`genoffload report`).\n")
     parts.append("## Overview\n\n" + " · ".join(f"**{v}** {k}" for k, v in report.facts) + "\n")
     parts += [f"> {html.escape(n, quote=False)}\n" for n in report.notes]
-    parts.append("## The paper's Fig. 5, reproduced\n")
-    parts += [_panel_md(p, names) for p in report.fig5]
-    parts.append("## Optimality gap: every policy against the certified optimum\n")
-    parts.append(_panel_md(report.gap, names))
+    for section in report.sections:
+        parts.append(f"## {section.heading}\n")
+        parts += [_panel_md(p, names) for p in section.panels]
     parts.append("## Tables\n")
     parts += [_table_md(t) for t in report.tables]
     parts.append("## Metadata\n")

@@ -1,5 +1,8 @@
 """Aggregate the finished cells of a study into ``summary.parquet``, ``curves.parquet``,
-``results.nc`` and ``metadata.json`` (schema in ``docs/studies.md``); each written atomically."""
+``results.nc`` and ``metadata.json`` (schema in ``docs/studies.md``); each written atomically.
+
+:func:`write_results` serves every study kind; :func:`summary_table` and :func:`results_dataset`
+are the offloading kind's tables (:mod:`genoffload.studies.offload_kind`)."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import polars as pl
 import xarray as xr
 
 from genoffload.io import write_atomic
-from genoffload.studies.cells import cell_file, check_cell, error_file, read_cell_meta
+from genoffload.studies.cellfiles import cell_file, check_cell, error_file, read_cell_meta
 from genoffload.studies.spec import GRID_COLUMNS, METRICS, Cell, Study
 
 ID_COLUMNS = ("study", "cell_id", "case_id", "sweep", "seed", "policy", "policy_name", "mode")
@@ -226,8 +229,12 @@ def now_iso() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
-def write_results(study: Study, out_dir: Path, run: dict[str, Any]) -> pl.DataFrame:
-    """Write the four result files of a study folder; return the summary table.
+def write_results(study: Any, out_dir: Path, run: dict[str, Any]) -> pl.DataFrame:
+    """Write the four result files of a study folder of any kind; return the summary table.
+
+    The tables and the grid Dataset come from the study's kind
+    (:meth:`~genoffload.studies.kinds.Pipeline.tables`, ``dataset``); the files and
+    ``metadata.json`` are the same for every kind.
 
     Parameters
     ----------
@@ -235,10 +242,13 @@ def write_results(study: Study, out_dir: Path, run: dict[str, Any]) -> pl.DataFr
         This run: ``workers``, ``scheduler``, ``start_time``, ``end_time``, ``wall_s`` [s],
         ``computed`` and ``reused`` cell counts.
     """
-    table, curves = summary_table(study, out_dir)
+    from genoffload.studies.kinds import kind_of_study
+
+    pipeline = kind_of_study(study).runner()
+    table, curves = pipeline.tables(study, out_dir)
     write_atomic(out_dir / "summary.parquet", lambda tmp: table.write_parquet(tmp))
     write_atomic(out_dir / "curves.parquet", lambda tmp: curves.write_parquet(tmp))
-    ds = results_dataset(study, table)
+    ds = pipeline.dataset(study, table)
     write_netcdf(ds, out_dir / "results.nc")
     failed = table.filter(pl.col("status") == "failed")
     previous: list[dict[str, Any]] = []
@@ -249,14 +259,16 @@ def write_results(study: Study, out_dir: Path, run: dict[str, Any]) -> pl.DataFr
         except (ValueError, AttributeError, TypeError, RecursionError):
             previous = []
     runs = [*previous, run]
+    kind = {} if study.kind == "offload" else {"kind": study.kind}  # offload: as before kinds existed
     doc = {
-        "study": study.name, "description": study.spec.study.description, "source": study.source,
+        "study": study.name, **kind, "description": study.description, "source": study.source,
         "study_file": study.text, "spec_hash": study.spec_hash, "versions": versions(),
-        "seeds": study.spec.study.seeds, "machine": machine(), "workers": run["workers"],
+        "seeds": study.seeds, "machine": machine(), "workers": run["workers"],
         "scheduler": run.get("scheduler"), "start_time": runs[0]["start_time"], "end_time": run["end_time"],
         "wall_s": sum(float(r["wall_s"]) for r in runs), "cells_total": table.height,
         "cells_done": int((table["status"] == "ok").sum()), "cells_failed": failed.height,
-        "failures": failed.select("cell_id", "case_id", "policy", "seed", "error").to_dicts(),
+        "failures": failed.select("cell_id", "case_id", *(["policy"] if "policy" in table.columns else []),
+                                  "seed", "error").to_dicts(),
         "runs": runs,
     }
     write_atomic(meta_path, lambda tmp: tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n"))

@@ -1,7 +1,8 @@
-"""Run a study on Dask distributed: prepare the folder, skip finished cells, compute the rest,
-aggregate.
+"""Run a study of any kind on Dask distributed: prepare the folder, skip finished cells, compute
+the rest, aggregate.
 
-Every cell is one Dask task (:func:`genoffload.studies.cells.run_cell`) on a ``LocalCluster`` of
+Every cell is one Dask task (the kind's worker function, e.g.
+:func:`genoffload.studies.cells.run_cell`) on a ``LocalCluster`` of
 single-threaded worker processes, or on an existing cluster (``scheduler="tcp://HOST:PORT"``).
 A finished cell is a file; running the same study again into the same folder recomputes no
 finished cell (failed cells are tried again), so a killed run (even ``kill -9``) resumes.
@@ -23,9 +24,9 @@ import polars as pl
 
 from genoffload.errors import InputError
 from genoffload.io import write_atomic
-from genoffload.studies.cells import THREAD_ENV, CellTask, check_cell, record_failure, run_cell
+from genoffload.studies.cellfiles import THREAD_ENV, check_cell, record_failure
+from genoffload.studies.kinds import kind_of_study, parse_study
 from genoffload.studies.results import now_iso, write_results
-from genoffload.studies.spec import Cell, Study, parse_study
 
 SPEC_FILE = "study.toml"
 STATE_FILE = "study.json"
@@ -74,7 +75,7 @@ class RunReport:
     outcomes: list[dict[str, Any]] = field(default_factory=list)
 
 
-def check_folder(study: Study, out_dir: Path) -> bool:
+def check_folder(study: Any, out_dir: Path) -> bool:
     """Check that ``out_dir`` can hold the study (writes nothing); True if it already does.
 
     Raises
@@ -107,7 +108,7 @@ def check_folder(study: Study, out_dir: Path) -> bool:
     return False
 
 
-def prepare_folder(study: Study, out_dir: Path) -> None:
+def prepare_folder(study: Any, out_dir: Path) -> None:
     """Create the study folder (study file, spec hash), or check that an existing one holds
     the same study (:func:`check_folder`)."""
     if check_folder(study, out_dir):
@@ -119,7 +120,7 @@ def prepare_folder(study: Study, out_dir: Path) -> None:
     write_atomic(out_dir / STATE_FILE, lambda tmp: tmp.write_text(json.dumps(doc, indent=2) + "\n"))
 
 
-def open_study_folder(out_dir: Path) -> Study:
+def open_study_folder(out_dir: Path) -> Any:
     """The study of an existing study folder (from its copy of the study file)."""
     spec = out_dir / SPEC_FILE
     if not out_dir.is_dir():
@@ -127,14 +128,6 @@ def open_study_folder(out_dir: Path) -> Study:
     if not spec.is_file() or not (out_dir / STATE_FILE).is_file():
         raise InputError("dir", str(out_dir), f"not a study folder (no {SPEC_FILE} / {STATE_FILE})")
     return parse_study(spec.read_text(encoding="utf-8"), str(spec))
-
-
-def cell_task(study: Study, cell: Cell, out_dir: Path) -> CellTask:
-    """The plain-data task of a cell."""
-    s = study.spec.study
-    return CellTask(cell.cell_id, cell.case.case_id, cell.case.mode, cell.case.steps, cell.case.params,
-                    cell.policy.model_dump(mode="json", exclude_none=True), cell.seed, s.arrival_prob,
-                    s.token_noise, str(out_dir.resolve()))
 
 
 def check_scheduler_address(address: str) -> str:
@@ -195,31 +188,33 @@ def _n_workers(client: Any) -> int:
     return len(client.scheduler_info().get("workers", {}))
 
 
-def _warm_up() -> None:
-    """Import the cell code and the solver, and generate a one-user scenario, once per worker:
-    first-use costs (xarray imports dask.array and scipy.sparse on its first Variable, ~1 s)
-    stay out of the cells' timing."""
-    import genoffload.models.solve  # noqa: F401
-    from genoffload.scenario import generate, make_config
-    from genoffload.studies import cells
+def _warm_up(kind: str = "offload") -> None:
+    """Import the cell code (and, for the offloading kind, the solver, and generate a one-user
+    scenario) once per worker: first-use costs (xarray imports dask.array and scipy.sparse on its
+    first Variable, ~1 s) stay out of the cells' timing."""
+    from genoffload.studies.cellfiles import configure_worker
 
-    cells.configure_worker()
-    generate(make_config({"users": 1}))
+    configure_worker()
+    if kind == "offload":
+        import genoffload.models.solve  # noqa: F401
+        from genoffload.scenario import generate, make_config
+
+        generate(make_config({"users": 1}))
 
 
-def warm_workers(client: Any) -> None:
+def warm_workers(client: Any, kind: str = "offload") -> None:
     """Run :func:`_warm_up` on every worker of the client."""
-    client.run(_warm_up)
+    client.run(_warm_up, kind)
 
 
-def compute_cells(client: Any, tasks: list[tuple[CellTask, int]], progress: Progress | None,
-                  done0: int, total: int) -> list[dict[str, Any]]:
-    """Submit the tasks (with their priorities) and wait for them; return each cell's outcome
-    (see :func:`~genoffload.studies.cells.run_cell`)."""
+def compute_cells(client: Any, tasks: list[tuple[Any, int]], progress: Progress | None,
+                  done0: int, total: int, worker: Callable[[Any], dict[str, Any]]) -> list[dict[str, Any]]:
+    """Submit the tasks (with their priorities) to ``worker`` and wait for them; return each
+    cell's outcome (see :func:`~genoffload.studies.cellfiles.execute_cell`)."""
     from distributed import as_completed
 
     ordered = sorted(tasks, key=lambda tp: -tp[1])  # the first submitted start at once: longest first
-    futures = {client.submit(run_cell, task, key=f"cell-{task.cell_id}", pure=False, priority=prio): task
+    futures = {client.submit(worker, task, key=f"cell-{task.cell_id}", pure=False, priority=prio): task
                for task, prio in ordered}
     outcomes: list[dict[str, Any]] = []
     failed = 0
@@ -239,27 +234,14 @@ def compute_cells(client: Any, tasks: list[tuple[CellTask, int]], progress: Prog
     return outcomes
 
 
-def priority(cell: Cell, study: Study) -> int:
-    """Rough relative cost of a cell: the longest start first (a shorter tail of the run)."""
-    case, kind = cell.case, cell.policy.kind
-    users = case.params["users"] * case.grid["sites"]
-    if kind == "icl":  # one LLM decision per arriving task and step
-        return int(10 * case.steps * max(1.0, users * study.spec.study.arrival_prob)) + 1000
-    if kind == "rl":
-        return case.steps + 500
-    if kind == "joint":
-        return users * (10 if case.grid["families"] != "none" else 1)
-    return 0
-
-
-def run_study(study: Study, out_dir: Path | str, workers: int = 2, scheduler: str | None = None,
+def run_study(study: Any, out_dir: Path | str, workers: int = 2, scheduler: str | None = None,
               client: Any = None, progress: Progress | None = None, timeout: float = 20.0) -> RunReport:
     """Run (or resume) a study into ``out_dir`` and write its results.
 
     Parameters
     ----------
-    study : Study
-        From :func:`genoffload.studies.load_study`.
+    study : Study or KindStudy
+        From :func:`genoffload.studies.load_study` (any kind).
     out_dir : path
         Study folder (created; an existing one must hold the same study).
     workers : int
@@ -286,7 +268,7 @@ def run_study(study: Study, out_dir: Path | str, workers: int = 2, scheduler: st
         return _prepared_run(study, out, workers, scheduler or "local", own, progress, t0)
 
 
-def _prepared_run(study: Study, out: Path, workers: int, where: str, client: Any,
+def _prepared_run(study: Any, out: Path, workers: int, where: str, client: Any,
                   progress: Progress | None, t0: float) -> RunReport:
     prepare_folder(study, out)
     with folder_lock(out):
@@ -315,12 +297,14 @@ def folder_lock(out: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _run(study: Study, out: Path, workers: int, where: str, client: Any, progress: Progress | None,
+def _run(study: Any, out: Path, workers: int, where: str, client: Any, progress: Progress | None,
          t0: float) -> RunReport:
     start = now_iso()
     pending = [c for c in study.cells if check_cell(out, c.cell_id) is not None]  # corrupt: again
     reused = len(study.cells) - len(pending)
-    tasks = [(cell_task(study, c, out), priority(c, study)) for c in pending]
+    pipeline = kind_of_study(study).runner()
+    tasks = [(pipeline.task(study, c, out), pipeline.priority(study, c)) for c in pending]
+    worker = pipeline.worker()
     if progress is not None:
         progress(reused, 0, len(study.cells), 0)
     outcomes: list[dict[str, Any]] = []
@@ -329,15 +313,15 @@ def _run(study: Study, out: Path, workers: int, where: str, client: Any, progres
     if tasks:
         if client is not None:
             used_workers = _n_workers(client)
-            warm_workers(client)
+            warm_workers(client, study.kind)
             t1 = time.perf_counter()
-            outcomes = compute_cells(client, tasks, progress, reused, len(study.cells))
+            outcomes = compute_cells(client, tasks, progress, reused, len(study.cells), worker)
         else:  # cells went missing since run_study looked
             with dask_client(workers, None) as own:
                 used_workers = _n_workers(own)
-                warm_workers(own)
+                warm_workers(own, study.kind)
                 t1 = time.perf_counter()
-                outcomes = compute_cells(own, tasks, progress, reused, len(study.cells))
+                outcomes = compute_cells(own, tasks, progress, reused, len(study.cells), worker)
         sweep_s = time.perf_counter() - t1
     wall = time.perf_counter() - t0
     computed, failed = len(outcomes), sum(o["status"] == "failed" for o in outcomes)
@@ -347,7 +331,6 @@ def _run(study: Study, out: Path, workers: int, where: str, client: Any, progres
            "computed": computed, "reused": reused, "failed": failed, "compute_s": compute_s,
            "sweep_s": sweep_s}
     table = write_results(study, out, run)
-    failed_rows = table.filter(pl.col("status") == "failed")
-    failures = failed_rows.select("cell_id", "policy", "seed", "error").to_dicts()
+    failures = pipeline.failures(table)
     return RunReport(table, computed, reused, failed, wall, compute_s, used_workers, sweep_s, failures,
                      outcomes)

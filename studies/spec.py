@@ -15,29 +15,24 @@ naming the field path (``sweep[1].users[2]``, ``policy[0].llm``) and the value.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import math
 import re
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from genoffload.catalog import load_catalog
 from genoffload.errors import InputError
-from genoffload.io import load_toml, read_text
 from genoffload.scenario import ScenarioConfig, make_config
 from genoffload.scenario.generate import families_from_config
-from genoffload.sizes import MAX_SEED, check_episode_size, check_study_curves, check_study_size
+from genoffload.sizes import check_episode_size, check_study_curves, check_study_size
+from genoffload.studies.kinds import check_seeds, digest
 from genoffload.studies.policies import PolicySpec as PolicySpec
 from genoffload.studies.policies import check_policy, is_snapshot_only
 
-SHIPPED = ("paper", "gap", "demo")
-"""Study files shipped with the package (``genoffload study run NAME``)."""
 STUDY_KEYS = ("llm_pair", "families")
 """Case keys that are not ScenarioConfig fields."""
 SWEEP_SETTINGS = ("name", "mode", "steps", "policies")
@@ -84,13 +79,7 @@ class StudySection(BaseModel):
     @field_validator("seeds")
     @classmethod
     def _seeds(cls, seeds: list[int]) -> list[int]:
-        if any(s < 0 for s in seeds):
-            raise ValueError("seeds must be >= 0")
-        if len(set(seeds)) != len(seeds):
-            raise ValueError("seeds must be unique")
-        if any(s > MAX_SEED for s in seeds):
-            raise ValueError(f"seeds must be <= {MAX_SEED} (2**63 - 1)")
-        return seeds
+        return check_seeds(seeds)
 
     @field_validator("metrics")
     @classmethod
@@ -164,15 +153,19 @@ class Study:
     cells: tuple[Cell, ...]
     extra_grid: tuple[str, ...]
 
+    kind = "offload"
+
     @property
     def name(self) -> str:
         return self.spec.study.name
 
+    @property
+    def description(self) -> str:
+        return self.spec.study.description
 
-def digest(obj: Any, n: int = 16) -> str:
-    """Short SHA-256 of an object's canonical JSON [hex]."""
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:n]
+    @property
+    def seeds(self) -> list[int]:
+        return list(self.spec.study.seeds)
 
 
 def _pydantic_error(err: ValidationError) -> InputError:
@@ -348,9 +341,12 @@ def cell_id(case: Case, policy: PolicySpec, seed: int, study: StudySection) -> s
                    "policy": policy.model_dump(mode="json"), "seed": seed})
 
 
-def parse_study(text: str, source: str = "<text>") -> Study:
-    """Validate a study file's text into a :class:`Study` (see the module docstring)."""
-    raw = load_toml(text, "study", source)
+def parse_offload_study(raw: dict[str, Any], text: str, source: str = "<text>") -> Study:
+    """Validate a parsed offloading study file into a :class:`Study` (see the module docstring);
+    ``[study] kind = "offload"`` may be given (it is the default)."""
+    study_table = raw.get("study")
+    if isinstance(study_table, dict) and study_table.get("kind", "offload") == "offload":
+        raw = {**raw, "study": {k: v for k, v in study_table.items() if k != "kind"}}
     check_study_size(*_upper_cells(raw))  # from list lengths, before validating 10**6 seeds
     try:
         spec = StudyFile.model_validate(raw)
@@ -400,22 +396,3 @@ def _upper_cells(raw: dict[str, Any]) -> tuple[int, str, Any]:
                (policies, "policy", f"{policies} policies")]
     _, field, shown = max(factors, key=lambda f: f[0])
     return cases * policies * seeds, field, shown
-
-
-def study_text(spec: str | Path) -> tuple[str, str]:
-    """Read a study file, or a shipped study by name; return (text, source)."""
-    path = Path(spec)
-    if path.is_dir():
-        raise InputError("spec", str(spec), "is a folder, expected a study file (TOML)")
-    if path.is_file():
-        return read_text(path, "spec", "study file"), str(path)
-    if str(spec) in SHIPPED:
-        res = resources.files("genoffload.studies") / f"{spec}.toml"
-        return res.read_text(encoding="utf-8"), f"genoffload.studies/{spec}.toml"
-    raise InputError("spec", str(spec), f"no such file, nor a shipped study ({', '.join(SHIPPED)})")
-
-
-def load_study(spec: str | Path) -> Study:
-    """Load and validate a study file or a shipped study (``paper``, ``gap``, ``demo``)."""
-    text, source = study_text(spec)
-    return parse_study(text, source)

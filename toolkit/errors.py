@@ -34,3 +34,36 @@ class InputError(ValueError):
         # "a\nb" in a user's file) are shown escaped
         super().__init__("".join(c if c.isprintable() else c.encode("unicode_escape").decode()
                                  for c in message))
+
+
+def validation_error(err: Any, prefix: str = "", unknown: str = "unknown key",
+                     names: dict[str, str] | None = None, depth: int | None = None) -> InputError:
+    """The one conversion of a pydantic ``ValidationError`` into an :class:`InputError`.
+
+    Parameters
+    ----------
+    err : pydantic.ValidationError
+        The error; its first problem is reported.
+    prefix : str
+        Dotted field the validated object sits at (``config``, ``sweep[1]``); empty for a root.
+    unknown : str
+        Reason shown for a key the model does not know (``extra_forbidden``).
+    names : dict, optional
+        Field names shown instead of the model's (``{"token_noise": "token-noise"}``: CLI flags).
+    depth : int, optional
+        Keep only the first ``depth`` parts of the error's location.
+
+    Returns
+    -------
+    InputError
+        ``{prefix}.{loc}: {reason} (got {value})``; list indices shown as ``[i]``.
+    """
+    first = err.errors()[0]
+    parts = list(first["loc"])[:depth] if depth is not None else list(first["loc"])
+    if names and parts and isinstance(parts[0], str):
+        parts[0] = names.get(parts[0], parts[0])
+    loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts).lstrip(".")
+    message = str(first["msg"]).removeprefix("Value error, ")
+    reason = unknown if first["type"] == "extra_forbidden" else message
+    field = f"{prefix}.{loc}" if prefix and loc else (prefix or loc)
+    return InputError(field.replace(".[", "["), first.get("input"), reason)

@@ -233,11 +233,12 @@ def test_garbage_gguf_with_a_gguf_header(tmp_path: Path) -> None:
 
 
 def test_markdown_report_escapes_raw_html() -> None:
-    from genoffload.studies.report import Report, render_markdown
+    from genoffload.studies.report import Report, Section, render_markdown
 
     fields = {name: () for name in Report.__dataclass_fields__}
+    gap = Section("gap-section", "Optimality gap", [_no_panel()], ("gap", "Optimality gap"))
     report = Report(**{**fields, "name": "x", "description": "<script>alert(1)</script> & more",
-                       "gap": _no_panel(), "metadata": _empty_table(), "notes": ["<b>n</b>"]})
+                       "sections": [gap], "metadata": _empty_table(), "notes": ["<b>n</b>"]})
     text = render_markdown(report, {})
     assert "<script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in text
     assert "&lt;b&gt;n&lt;/b&gt;" in text

@@ -13,41 +13,12 @@ from genoffload.io import check_output_folder
 
 app = typer.Typer(help="Declarative study sweeps (scenario grid x policies x seeds) on Dask.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-SPEC_HELP = "study file (TOML) or a shipped study: paper, gap, demo"
+SPEC_HELP = "study file (TOML) or a shipped study: paper, gap, demo, state, ..."
 
 
 @app.callback()
 def _study() -> None:
     """Declarative study sweeps (scenario grid x policies x seeds) on Dask."""
-
-
-def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}" if abs(value) < 1e5 else f"{value:.3g}"
-    return str(value)
-
-
-def policy_table(table: Any, title: str) -> Any:
-    """Per policy: cells ok / failed / pending and mean metrics over its finished cells."""
-    import polars as pl
-    from rich.table import Table
-
-    out = Table(title=title)
-    for col in ("policy", "mode", "ok", "failed", "pending", "mean reward \\[s]", "mean delay \\[s]",
-                "success", "gap total", "gap radio"):
-        out.add_column(col, justify="left" if col in ("policy", "mode") else "right")
-    grouped = table.group_by(["policy", "mode"], maintain_order=True).agg(
-        (pl.col("status") == "ok").sum().alias("ok"), (pl.col("status") == "failed").sum().alias("failed"),
-        (pl.col("status") == "pending").sum().alias("pending"),
-        pl.col("mean_reward").mean(), pl.col("mean_delay_s").mean(), pl.col("success_rate").mean(),
-        pl.col("gap_total").mean(), pl.col("gap_radio").mean())
-    for r in grouped.iter_rows(named=True):
-        out.add_row(r["policy"], r["mode"], str(r["ok"]), str(r["failed"]), str(r["pending"]),
-                    _fmt(r["mean_reward"]), _fmt(r["mean_delay_s"]), _fmt(r["success_rate"]),
-                    _fmt(r["gap_total"], 4), _fmt(r["gap_radio"], 4))
-    return out
 
 
 def _print_failures(out: Any, failures: list[dict[str, Any]], limit: int = 10) -> None:
@@ -61,10 +32,12 @@ def _print_failures(out: Any, failures: list[dict[str, Any]], limit: int = 10) -
 
 
 def _warn_cases(study: Any) -> None:
-    """Warn (stderr, one line each) about families of a case that cannot bind."""
+    """Warn (stderr, one line each) about families of an offloading case that cannot bind."""
     from genoffload.cli.common import warn_unbindable
     from genoffload.scenario import make_config
 
+    if study.kind != "offload":
+        return
     for case in study.cases:
         warn_unbindable(make_config(case.params), f"case[{case.case_id}].config")
 
@@ -93,6 +66,7 @@ def run_cmd(
 
     from genoffload.sizes import cap_workers
     from genoffload.studies import load_study
+    from genoffload.studies.kinds import kind_of_study
     from genoffload.studies.run import check_folder, check_scheduler_address, run_study
 
     if workers < 1:
@@ -108,9 +82,8 @@ def run_cmd(
     check_folder(study, output)  # bad folder: one line before any cluster starts
     _warn_cases(study)
     out = console()
-    seeds = len(study.spec.study.seeds)
-    out.print(f"study [bold]{study.name}[/]: {len(study.cases)} cases x policies x {seeds} seeds = "
-              f"{len(study.cells)} cells -> {output}")
+    pipeline = kind_of_study(study).runner()
+    out.print(f"{pipeline.headline(study)} -> {output}")
     with Progress(TextColumn("[bold]cells[/]"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("failed {task.fields[failed]}"), TimeElapsedColumn(), TextColumn("left"),
                   TimeRemainingColumn(), console=out, transient=False) as bar:
@@ -120,7 +93,7 @@ def run_cmd(
             bar.update(task, completed=done + failed, failed=failed)
 
         report = run_study(study, output, workers=workers, scheduler=scheduler, progress=progress)
-    out.print(policy_table(report.table, f"study {study.name}"))
+    out.print(pipeline.status_table(report.table, f"study {study.name}"))
     out.print(f"computed {report.computed} cells, reused {report.reused}, failed {report.failed}; "
               f"{report.workers} workers, wall {report.wall_s:.1f} s, cell compute {report.compute_s:.1f} s")
     _print_failures(out, report.failures)
@@ -134,16 +107,17 @@ def check_cmd(spec: Annotated[str, typer.Argument(help=SPEC_HELP)]) -> None:
     from rich.table import Table
 
     from genoffload.studies import load_study
+    from genoffload.studies.kinds import kind_of_study
 
     study = load_study(spec)
     _warn_cases(study)
     out = console()
     table = Table(title=f"study {study.name}: {len(study.cells)} cells")
-    for col in ("case", "sweep", "mode", "steps", "grid", "policies"):
+    columns, rows = kind_of_study(study).runner().check_rows(study)
+    for col in columns:
         table.add_column(col)
-    for c in study.cases:
-        grid = ", ".join(f"{k}={v}" for k, v in c.grid.items() if k not in ("edge_model", "cloud_model"))
-        table.add_row(c.case_id, "+".join(c.sweeps), c.mode, str(c.steps), grid, ", ".join(c.policies))
+    for row in rows:
+        table.add_row(*row)
     out.print(table)
 
 
@@ -153,13 +127,14 @@ def show_cmd(directory: Annotated[Path, typer.Argument(help="study folder")]) ->
     """Status of a study folder: cells done, failed and pending per policy."""
     import json
 
-    from genoffload.studies.results import summary_table
+    from genoffload.studies.kinds import kind_of_study
     from genoffload.studies.run import open_study_folder
 
     study = open_study_folder(directory)
-    table, _ = summary_table(study, directory)
+    pipeline = kind_of_study(study).runner()
+    table, _ = pipeline.tables(study, directory)
     out = console()
-    out.print(policy_table(table, f"study {study.name} ({directory})"))
+    out.print(pipeline.status_table(table, f"study {study.name} ({directory})"))
     meta = directory / "metadata.json"
     try:
         doc = json.loads(meta.read_text()) if meta.is_file() else None
@@ -178,8 +153,8 @@ def show_cmd(directory: Annotated[Path, typer.Argument(help="study folder")]) ->
         out.print(f"[bold red]{corrupt.height} cell file(s) failed their check[/] (recomputed by the "
                   "next `genoffload study run`):")
         for r in corrupt.head(10).iter_rows(named=True):
-            out.print(f"  {r['cell_id']} {r['policy']} seed {r['seed']}: {r['error']}", markup=False)
+            out.print(f"  {r['cell_id']} {r.get('policy', r.get('sweep'))} seed {r['seed']}: {r['error']}",
+                      markup=False)
     if pending:
         out.print(f"{pending} cell(s) pending: run the same `genoffload study run` command to resume")
-    failed = table.filter(table["status"] == "failed")
-    _print_failures(out, failed.select("cell_id", "policy", "seed", "error").to_dicts())
+    _print_failures(out, pipeline.failures(table))
