@@ -111,10 +111,24 @@ class GemmaRun:
             raise InputError("frozen_dtype", self.frozen_dtype, "must be bfloat16 or float32")
 
 
+def sequences(ids: Any, start: int, count: int, seq: int, bos: int) -> Any:
+    """``count`` samples of ``seq`` tokens from ``ids[start:]``: ``<bos>`` and ``seq - 1`` text
+    tokens each (Gemma scores a text without ``<bos>`` far worse: held-out loss 7.0 against 4.1
+    measured mid-text)."""
+    import torch
+
+    body = ids[start:start + count * (seq - 1)].long().view(count, seq - 1)
+    return torch.cat([torch.full((count, 1), bos, dtype=torch.long), body], dim=1)
+
+
+def bos_id(files: dict[str, Path]) -> int:
+    return int(json.loads(files["config.json"].read_text())["config"].get("bos_token_id", 2))
+
+
 def node_shards(n_tokens: int, run: GemmaRun) -> tuple[list[tuple[int, int]], tuple[int, int]]:
     """Token ranges [start, stop) of each node's shard and of the held-out part."""
-    held = run.eval_seqs * run.seq
-    need = run.steps * run.batch * run.seq
+    held = run.eval_seqs * (run.seq - 1)
+    need = run.steps * run.batch * (run.seq - 1)
     usable = n_tokens - held
     if usable < run.nodes * need:
         raise InputError("steps", run.steps, f"the text has {usable} training tokens, "
@@ -136,22 +150,22 @@ def run_node(job: dict[str, Any], workdir: Path) -> dict[str, Any]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def eval_loss(model: Any, ids: Any, run: GemmaRun, held: tuple[int, int]) -> float:
+def eval_loss(model: Any, ids: Any, run: GemmaRun, held: tuple[int, int], bos: int) -> float:
     """Mean next-token cross-entropy [nat] on the held-out sequences."""
     import torch
 
-    start = held[0]
+    xs = sequences(ids, held[0], run.eval_seqs, run.seq, bos)
     losses = []
     with torch.no_grad():
         for k in range(run.eval_seqs):
-            x = ids[start + k * run.seq: start + (k + 1) * run.seq].long()[None]
+            x = xs[k:k + 1]
             losses.append(float(model(input_ids=x, labels=x).loss))
     return sum(losses) / len(losses)
 
 
 def job_base(run: GemmaRun, files: dict[str, Path]) -> dict[str, Any]:
-    return {**asdict(run), "files": {k: str(v) for k, v in files.items()}}
+    return {**asdict(run), "files": {k: str(v) for k, v in files.items()}, "bos": bos_id(files)}
 
 
-__all__ = ["GemmaRun", "build_model", "cache_dir", "eval_loss", "job_base", "node_shards", "prepare",
-           "run_node"]
+__all__ = ["GemmaRun", "build_model", "bos_id", "cache_dir", "eval_loss", "job_base", "node_shards", "prepare",
+           "run_node", "sequences"]

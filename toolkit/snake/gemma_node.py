@@ -39,14 +39,14 @@ def main(path: str) -> None:
     job = json.loads(Path(path).read_text())
     import torch
 
-    from genoffload.snake.gemma import build_model
+    from genoffload.snake.gemma import build_model, sequences
     from genoffload.snake.measure import AllocatorPeak, RssPeak
 
     torch.set_num_threads(1)
     files = {k: Path(v) for k, v in job["files"].items()}
     ids = torch.load(files["tokens.pt"], weights_only=True)
-    start, stop = job["shard"]
-    shard = ids[start:stop].long()
+    start, _ = job["shard"]
+    xs = sequences(ids, start, job["steps"] * job["batch"], job["seq"], job["bos"])
     t0, c0 = time.perf_counter(), time.process_time()
     losses = []
     with RssPeak() as rss, AllocatorPeak() as alloc:
@@ -68,9 +68,8 @@ def main(path: str) -> None:
                     lay.register_forward_pre_hook(_cast_inputs, with_kwargs=True)
                 model.model.norm.register_forward_pre_hook(_cast_inputs, with_kwargs=True)
         opt = torch.optim.Adam(params, lr=job["lr"], foreach=False)
-        n = job["batch"] * job["seq"]
         for s in range(job["steps"]):
-            x = shard[s * n:(s + 1) * n].view(job["batch"], job["seq"])
+            x = xs[s * job["batch"]:(s + 1) * job["batch"]]
             loss = model(input_ids=x, labels=x).loss
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -15,7 +15,16 @@ import numpy as np
 import xarray as xr
 
 from genoffload.snake import cost
-from genoffload.snake.gemma import GemmaRun, build_model, eval_loss, job_base, node_shards, prepare, run_node
+from genoffload.snake.gemma import (
+    GemmaRun,
+    bos_id,
+    build_model,
+    eval_loss,
+    job_base,
+    node_shards,
+    prepare,
+    run_node,
+)
 from genoffload.snake.layers import gemma_spec
 
 
@@ -53,7 +62,7 @@ def compare_gemma(run: GemmaRun, methods: tuple[str, ...] = ("fedavg", "snake"),
         work = Path(tmp)
         state = torch.load(files["state.pt"], weights_only=True)
         model = build_model(files, state)
-        base = eval_loss(model, ids, run, held)
+        base = eval_loss(model, ids, run, held, bos_id(files))
         del model, state
         say(f"base model: held-out loss {base:.4f}")
         records, losses = [], {"base": base}
@@ -97,8 +106,8 @@ def _fedavg(run: GemmaRun, files: dict[str, Path], shards: list, work: Path, say
         say(f"fedavg node {m}: peak {rec['alloc_peak'] / 2**30:.2f} GiB (allocator), "
             f"{rec['rss_peak'] / 2**30:.2f} GiB (RSS)")
     model = build_model(files, acc)
-    return recs, eval_loss(model, torch.load(files["tokens.pt"], weights_only=True), run,
-                           node_shards(len(torch.load(files["tokens.pt"], weights_only=True)), run)[1])
+    ids = torch.load(files["tokens.pt"], weights_only=True)
+    return recs, eval_loss(model, ids, run, node_shards(len(ids), run)[1], bos_id(files))
 
 
 def _snake(run: GemmaRun, files: dict[str, Path], shards: list, segs: list, frozen: str, work: Path,
@@ -125,7 +134,7 @@ def _snake(run: GemmaRun, files: dict[str, Path], shards: list, segs: list, froz
             f"{rec['rss_peak'] / 2**30:.2f} GiB (RSS)")
     model = build_model(files, master)
     ids = torch.load(files["tokens.pt"], weights_only=True)
-    return recs, eval_loss(model, ids, run, node_shards(len(ids), run)[1])
+    return recs, eval_loss(model, ids, run, node_shards(len(ids), run)[1], bos_id(files))
 
 
 def _dataset(run: GemmaRun, records: list[dict], losses: dict[str, float], methods: tuple) -> xr.Dataset:

@@ -178,11 +178,7 @@ def gemma_spec(seq: int = 64, path: Path | str | None = None) -> ModelSpec:
 
 
 def _field(reader: object, key: str) -> object:
-    f = reader.fields[key]  # type: ignore[attr-defined]
-    value = f.parts[f.data[0]]
-    if value.dtype.kind in "iuf":
-        return value[0]
-    return bytes(value).decode()
+    return reader.fields[key].contents()  # type: ignore[attr-defined]
 
 
 MODELS = ("digits-cnn", "gemma3-270m")
