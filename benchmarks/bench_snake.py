@@ -80,7 +80,8 @@ def digits(ok: list[bool], quick: bool) -> None:
     for alpha in (None, 0.5):
         res = {}
         for method in ("fedavg", "snake", "snake-kd", "split"):
-            runs = [run_digits(DigitsRun(method=method, nodes=6, alpha=alpha, rounds=rounds), s) for s in seeds]
+            cfg = DigitsRun(method=method, nodes=6, alpha=alpha, rounds=rounds)
+            runs = [run_digits(cfg, s) for s in seeds]
             res[method] = (np.mean([float(r.final_accuracy) for r in runs]),
                            np.std([float(r.final_accuracy) for r in runs]),
                            np.mean([float(r.bytes_per_round) for r in runs]))
@@ -100,7 +101,8 @@ def main() -> int:
 
     torch.set_num_threads(1)
     print(f"machine: {platform.node()} {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+          f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     ok: list[bool] = []
     planner(ok)
     language(ok, args.quick)

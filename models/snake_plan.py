@@ -101,7 +101,7 @@ def _diagnose(spec: ModelSpec, nodes: NodeSet, tr: Training, cols: dict, require
     if require_all:
         for m in range(nodes.n):
             if not any(k[0] == m for k in cols):
-                best = min(((memory_snake(spec, i, i, tr), i) for i in idx))
+                best = min((memory_snake(spec, i, i, tr), i) for i in idx)
                 raise InfeasibleError("memory", f"node {m} ({nodes.memory[m] / GIB:.3g} GiB) holds no "
                                       f"segment: the smallest, [{best[1]}, {best[1]}] "
                                       f"({spec.layers[best[1]].name}), needs {best[0] / GIB:.3g} GiB")
@@ -199,7 +199,7 @@ def _result(chosen: list, cols: dict, nodes: NodeSet, obj: float, bound: float, 
     mem = np.zeros(nodes.n)
     for k in chosen:
         mem[k[0]] = cols[k][3]
-    return SnakePlan([tuple(int(x) for x in k) for k in chosen], float(obj), float(bound),
+    return SnakePlan([(int(k[0]), int(k[1]), int(k[2])) for k in chosen], float(obj), float(bound),
                      float(rel), str(st), reason, float(sum(cols[k][1] for k in chosen)),
                      float(sum(cols[k][2] for k in chosen)), mem, secs, n_cols)
 

@@ -164,7 +164,8 @@ def panels(summary: Any, curves: Any) -> list[tuple[str, Any]]:
         fig = Figure(figsize=(7, 4))
         ax = fig.subplots()
         for (method, alpha, nodes), g in acc.group_by(["method", "alpha", "nodes"], maintain_order=True):
-            s = g.group_by("x").agg(pl.col("value").mean().alias("m"), pl.col("value").std().alias("s")).sort("x")
+            s = g.group_by("x").agg(pl.col("value").mean().alias("m"),
+                                    pl.col("value").std().alias("s")).sort("x")
             x, m, sd = s["x"].to_numpy(), s["m"].to_numpy(), np.nan_to_num(s["s"].to_numpy())
             ax.plot(x, m, label=f"{method}, {nodes} nodes, alpha {alpha}")
             ax.fill_between(x, m - sd, m + sd, alpha=0.15)
@@ -198,7 +199,8 @@ def panels(summary: Any, curves: Any) -> list[tuple[str, Any]]:
             ax.scatter(b["value"].to_numpy() / 2**20, a["value"].to_numpy() / 2**20, s=10, label=meas)
     lim = ax.get_xlim()
     ax.plot(lim, lim, "k--", lw=0.8)
-    ax.set(xlabel="predicted [MiB] (eqs. S1-S3)", ylabel="measured [MiB]", title="Predicted vs measured memory")
+    ax.set(xlabel="predicted [MiB] (eqs. S1-S3)", ylabel="measured [MiB]",
+           title="Predicted vs measured memory")
     figs.append(("Predicted vs measured", fig))
     return figs
 

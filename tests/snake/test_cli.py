@@ -25,7 +25,8 @@ BAD = [
 
 
 def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(Path(sys.executable).parent / "genoffload"), "snake", *args], capture_output=True,
+    exe = str(Path(sys.executable).parent / "genoffload")
+    return subprocess.run([exe, "snake", *args], capture_output=True,
                           text=True, check=False)
 
 
@@ -41,7 +42,8 @@ def test_bad_input_one_line_exit_2(tmp_path: Path, args: list[str], message: str
 
 def test_plan_json(tmp_path: Path) -> None:
     out = tmp_path / "plan.json"
-    res = _run(["plan", "--nodes", "4", "--memory-gib", "0.003", "--heterogeneity", "0.3", "--json", "-o", str(out)])
+    res = _run(["plan", "--nodes", "4", "--memory-gib", "0.003", "--heterogeneity", "0.3", "--json",
+                "-o", str(out)])
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
     assert doc["status"] == "optimal" and doc["certified"] and len(doc["segments"]) == 4

@@ -74,7 +74,7 @@ def test_digits_plan_certified_and_fits() -> None:
     nodes = make_nodes(6, memory_gib=0.003, heterogeneity=0.5, seed=2)
     p = plan(spec, nodes, cost.Training(batch=16))
     assert p.status == "optimal" and p.reason == ""
-    assert [s[1] for s in p.segments][0] == 0 and p.segments[-1][2] == spec.n_layers - 1
+    assert next(s[1] for s in p.segments) == 0 and p.segments[-1][2] == spec.n_layers - 1
     assert sorted(s[0] for s in p.segments) == list(range(6))
 
 
@@ -104,7 +104,8 @@ def test_more_nodes_than_layers_refused() -> None:
 
 def test_planner_16_by_30_one_thread() -> None:
     rng = np.random.default_rng(0)
-    layers = tuple(LayerSpec(f"l{i}", int(p), float(rng.integers(10**3, 10**5)), float(rng.integers(10**6, 10**9)),
+    layers = tuple(LayerSpec(f"l{i}", int(p), float(rng.integers(10**3, 10**5)),
+                             float(rng.integers(10**6, 10**9)),
                              int(p) // 2) for i, p in enumerate(rng.integers(10**5, 10**7, 30)))
     spec = ModelSpec("random30", layers)
     nodes = make_nodes(16, memory_gib=1.5, heterogeneity=0.5, seed=3)

@@ -85,7 +85,7 @@ def plan_cmd(
                           compute_gflops=_floats(compute_gflops, "nodes.compute_gflops"), samples=samples,
                           heterogeneity=heterogeneity, seed=seed)
     tr = Training(frozen=2.0 if frozen_dtype == "bfloat16" else 4.0, batch=batch)
-    result = plan(spec, node_set, tr, objective=objective, w_time=w_time, threads=threads)  # type: ignore[arg-type]
+    result = plan(spec, node_set, tr, objective=objective, w_time=w_time, threads=threads)
     payload = {"model": spec.name, "nodes": nodes, **result.to_dict(),
                "layers": [lay.name for lay in spec.layers]}
     if output is not None:
@@ -138,8 +138,9 @@ def train_cmd(
 
 
 def _cell(params: dict[str, Any], seed: int) -> Any:
-    from genoffload.studies.snake_study import SnakeCell, run_cell
     from pydantic import ValidationError
+
+    from genoffload.studies.snake_study import SnakeCell, run_cell
 
     if params.get("alpha") not in (None, "iid"):
         params["alpha"] = _alpha(str(params["alpha"]))
@@ -171,8 +172,10 @@ def compare_cmd(
     output: Annotated[Path, typer.Option("-o", help="folder for summary.parquet, curves.parquet, "
                                                     "report figures")],
     nodes: Nodes = 6,
-    alpha: Annotated[str, typer.Option(help="comma-separated: 'iid' and/or Dirichlet concentrations")] = "iid,0.5",
-    methods: Annotated[str, typer.Option(help="comma-separated digits methods")] = "fedavg,split,snake,snake-kd",
+    alpha: Annotated[str, typer.Option(help="comma-separated: 'iid' and/or Dirichlet concentrations")] = (
+        "iid,0.5"),
+    methods: Annotated[str, typer.Option(help="comma-separated digits methods")] = (
+        "fedavg,split,snake,snake-kd"),
     rounds: Annotated[int, typer.Option(help="rounds")] = 30,
     lr: Annotated[float, typer.Option(help="Adam learning rate")] = 3e-3,
     seeds: Annotated[int, typer.Option(help="seeds 0..n-1")] = 3,
@@ -189,7 +192,8 @@ def compare_cmd(
         alphas = [a.strip() for a in alpha.split(",")]
         for a in alphas:
             _alpha(a)
-        spec = ss.parse_study({"seeds": list(range(seeds)), "base": {"nodes": nodes, "rounds": rounds, "lr": lr},
+        spec = ss.parse_study({"seeds": list(range(seeds)),
+                               "base": {"nodes": nodes, "rounds": rounds, "lr": lr},
                                "sweep": [{"alpha": [a if a == "iid" else float(a) for a in alphas],
                                           "method": [m.strip() for m in methods.split(",")]}]})
     cells = ss.expand(spec)

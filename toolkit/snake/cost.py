@@ -218,7 +218,8 @@ def split_round(spec: ModelSpec, nodes: NodeSet, cut: int, tr: Training,
     for m in range(nodes.n):
         smash = nodes.samples[m] * tr.act * a_c
         byts += 2.0 * tr.weight * p_c + 2.0 * smash
-        t += (transfer_time(tr.weight * p_c, nodes.downlink[m]) + transfer_time(tr.weight * p_c, nodes.uplink[m])
+        t += (transfer_time(tr.weight * p_c, nodes.downlink[m])
+              + transfer_time(tr.weight * p_c, nodes.uplink[m])
               + nodes.samples[m] * (f_c / nodes.compute[m] + f_s / server_flops)
               + transfer_time(smash, nodes.uplink[m]) + transfer_time(smash, nodes.downlink[m]))
     return RoundCost("split", np.full(nodes.n, client), float(byts), float(t), server_memory=server)

@@ -9,7 +9,7 @@ import numpy as np
 from genoffload.snake.layers import DIGITS_CHANNELS, DIGITS_HIDDEN, DIGITS_POOL_AFTER
 
 
-def build_cnn(classes: int = 10, seed: int = 0):  # type: ignore[no-untyped-def]
+def build_cnn(classes: int = 10, seed: int = 0):
     """:class:`DigitsCNN` as a ``torch.nn.Module`` whose ``blocks[i]`` is layer ``i`` of
     :func:`genoffload.snake.layers.digits_cnn_spec`."""
     import torch

@@ -76,7 +76,7 @@ def run_digits(run: DigitsRun, seed: int = 0, segments: list[tuple[int, int, int
     labels = data.labels
     parts = (iid_split(len(labels), run.nodes, rng) if run.alpha is None
              else dirichlet_split(labels, run.nodes, run.alpha, rng))
-    local = [(data.x_train[torch.from_numpy(p)], data.y_train[torch.from_numpy(p)])  # type: ignore[index]
+    local = [(data.x_train[torch.from_numpy(p)], data.y_train[torch.from_numpy(p)])
              for p in parts]
     model = build_cnn(seed=seed)
     spec = digits_cnn_spec()

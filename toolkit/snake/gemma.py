@@ -41,6 +41,7 @@ def prepare(root: Path | None = None) -> dict[str, Path]:
     if all(p.is_file() for p in files.values()):
         return files
     from pydoc_data.topics import topics
+
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from genoffload.llm.embedded import embedded_model_path
@@ -167,5 +168,15 @@ def job_base(run: GemmaRun, files: dict[str, Path]) -> dict[str, Any]:
     return {**asdict(run), "files": {k: str(v) for k, v in files.items()}, "bos": bos_id(files)}
 
 
-__all__ = ["GemmaRun", "build_model", "bos_id", "cache_dir", "eval_loss", "job_base", "node_shards", "prepare",
-           "run_node", "sequences"]
+__all__ = [
+    "GemmaRun",
+    "bos_id",
+    "build_model",
+    "cache_dir",
+    "eval_loss",
+    "job_base",
+    "node_shards",
+    "prepare",
+    "run_node",
+    "sequences",
+]

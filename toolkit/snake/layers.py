@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from genoffload.errors import InputError
 
@@ -177,7 +178,7 @@ def gemma_spec(seq: int = 64, path: Path | str | None = None) -> ModelSpec:
                               n_layers=num("block_count"), seq=seq)
 
 
-def _field(reader: object, key: str) -> object:
+def _field(reader: object, key: str) -> Any:
     return reader.fields[key].contents()  # type: ignore[attr-defined]
 
 

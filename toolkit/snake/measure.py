@@ -34,7 +34,7 @@ class AllocatorPeak:
     def __exit__(self, *exc: Any) -> None:
         self._prof.__exit__(*exc)
         sizes: list[tuple[int, int]] = []
-        stack = list(self._prof.profiler.kineto_results.experimental_event_tree())
+        stack = list(self._prof.profiler.kineto_results.experimental_event_tree())  # type: ignore[union-attr]
         while stack:  # every allocation event of the tree (alloc_size < 0: a free)
             node = stack.pop()
             stack.extend(node.children)
