@@ -69,9 +69,12 @@ def parse_study(doc: dict[str, Any], where: str = "study") -> SnakeStudy:
     """The study document (a parsed TOML) checked; bad fields as one-line InputErrors."""
     try:
         study = SnakeStudy.model_validate(doc)
-        SnakeCell.model_validate(study.base)
     except ValidationError as err:
         raise _pydantic_error(err, where) from None
+    try:
+        SnakeCell.model_validate(study.base)
+    except ValidationError as err:
+        raise _pydantic_error(err, f"{where}.base") from None
     return study
 
 

@@ -179,14 +179,19 @@ def compare_cmd(
     rounds: Annotated[int, typer.Option(help="rounds")] = 30,
     lr: Annotated[float, typer.Option(help="Adam learning rate")] = 3e-3,
     seeds: Annotated[int, typer.Option(help="seeds 0..n-1")] = 3,
-    study: Annotated[Path | None, typer.Option(help="a study TOML instead of the options")] = None,
+    study: Annotated[Path | None, typer.Option(help="a study TOML (or the shipped: snake) instead of the options")] = None,
 ) -> None:
     """Snake vs FedAvg vs SL on digits (IID and Dirichlet) over seeds: tables and report panels."""
     from genoffload.io import load_toml, read_text
     from genoffload.studies import snake_study as ss
 
     check_output_folder(output, "output")
-    if study is not None:
+    if study is not None and str(study) == "snake" and not study.exists():  # the shipped study
+        from importlib import resources
+
+        text = (resources.files("genoffload.studies") / "snake.toml").read_text(encoding="utf-8")
+        spec = ss.parse_study(load_toml(text, "study", "snake"), "snake")
+    elif study is not None:
         spec = ss.parse_study(load_toml(read_text(study, "study"), "study", str(study)), str(study))
     else:
         alphas = [a.strip() for a in alpha.split(",")]
