@@ -43,6 +43,8 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
                       "Reinforcement-learning baselines: tabular Q-learning and DQN (paper baseline 3)."),
     "study": LazyCommand("genoffload.cli.study_cmd", "app",
                          "Declarative study sweeps (scenario grid x policies x seeds) on Dask."),
+    "snake": LazyCommand("genoffload.cli.snake_cmd", "app",
+                         "Snake Learning: exact layer-segment planner, real training, FedAvg/SL comparison."),
 }
 """Commands whose module is imported only when they run; ``help`` is what the root help shows
 (a test checks it against the command's own)."""
