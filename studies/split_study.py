@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -86,30 +85,30 @@ class Counted:
         return self.inner(split, bits, state)
 
 
-def build(p: SplitParams, seed: int = 0) -> tuple[SplitProblem, MeasuredQuality, float]:
-    """The problem, the cached measured quality and ``PPL_0`` of a cell's parameters."""
-    from genoffload.split import quality as q
+def build(p: SplitParams, seed: int = 0, cache: str | None = None) -> tuple[SplitProblem, MeasuredQuality, float]:
+    """The problem, the cached measured quality and ``PPL_0`` of a cell's parameters.
 
-    if p.source == "embedded":
-        runner = q.embedded_runner(p.window, p.modulation, p.bit_errors)
-        context = {"model": q.gguf_path().name, "size": q.gguf_path().stat().st_size}
-        cfg = get_config("gemma3-270m")
-    else:
-        runner = q.tiny_runner(seed, p.window, p.modulation, p.bit_errors)
-        context = {"model": f"tiny-gemma3-seed{seed}"}
-        cfg = get_config("gemma3-270m")
-        cfg = type(cfg)(**{**cfg.__dict__, "name": "tiny-gemma3", "layers": runner.layers})
+    ``source = "embedded"``: the embedded Gemma 3 270M; ``"tiny"``: a random tiny Gemma 3 of the
+    same architecture (seeded; for tests and quick runs), its cache keyed by the seed.
+    """
     import torch
     import transformers
 
-    context.update({"text": q.text_digest(), "window": p.window, "modulation": p.modulation,
-                    "bit_errors": p.bit_errors, "transformers": transformers.__version__,
-                    "torch": torch.__version__})
-    cache_path = Path(p.cache) if p.cache else q.cache_dir() / "measurements.jsonl"
-    quality = MeasuredQuality(runner.perplexity, MeasurementCache(cache_path), context,
-                              layers=cfg.layers)
+    from genoffload.split import quality as q
+
+    cfg = get_config("gemma3-270m")
+    path = cache or p.cache or None
+    if p.source == "embedded":
+        quality, runner = q.measured_embedded(p.window, p.modulation, p.bit_errors, path)
+    else:
+        runner = q.tiny_runner(seed, p.window, p.modulation, p.bit_errors)
+        cfg = replace(cfg, name="tiny-gemma3", layers=runner.layers)
+        context = {"model": f"tiny-gemma3-seed{seed}", "window": p.window, "modulation": p.modulation,
+                   "bit_errors": p.bit_errors, "transformers": transformers.__version__,
+                   "torch": torch.__version__}
+        quality = MeasuredQuality(runner.perplexity, MeasurementCache(path), context, layers=cfg.layers)
     runner.prepare()
-    splits = tuple(s for s in p.splits if s <= cfg.layers) if p.source == "tiny" else tuple(p.splits)
+    splits = tuple(s for s in p.splits if s <= cfg.layers)
     problem = SplitProblem(cfg, get_device(p.ue, "ue"), get_device(p.edge, "edge"), n_rb=p.n_rb,
                            rate_down=p.rate_down, prompt=p.prompt, output=p.output, splits=splits,
                            bits=tuple(p.bits), objective=p.objective, ppl_floor=p.ppl_floor)

@@ -143,16 +143,18 @@ def test_quantisation_error_is_half_a_step(bits: int) -> None:
     assert codes.max() < 2**bits
 
 
-def test_float16_path_and_bit_flips() -> None:
+def test_bfloat16_path_and_bit_flips() -> None:
     rng = np.random.default_rng(1)
     x = rng.normal(size=(3, 32)).astype(np.float32)
     codes, scale = quantise(x, 16)
-    assert np.allclose(dequantise(codes, scale, 16), x, atol=1e-2)
+    assert np.allclose(dequantise(codes, scale, 16), x, rtol=1e-2)
+    big = np.asarray([[1e5, -3e6, 1e-3]], np.float32)  # beyond float16's range
+    assert np.allclose(dequantise(*quantise(big, 16), 16), big, rtol=1e-2)
     flipped = flip_bits(codes, 16, 0.5, rng)
     frac = np.unpackbits((flipped ^ codes).view(np.uint8)).mean()
     assert 0.4 < frac < 0.6
     y = dequantise(flipped, scale, 16)
-    assert np.all(np.isfinite(y))  # non-finite float16 becomes 0
+    assert np.all(np.isfinite(y))  # non-finite bfloat16 becomes 0
 
 
 def test_erasure_rate_and_clean_link() -> None:

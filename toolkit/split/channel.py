@@ -1,7 +1,7 @@
 """The link that carries the hidden state: quantisation (S11), bit errors (S10), erasure (S12).
 
 A channel state is a :class:`ChannelState` (SINR, erasure probability). The hidden state
-``x`` (tokens x hidden) is quantised to ``b`` bits (``b = 16``: IEEE float16 as is), its bits
+``x`` (tokens x hidden) is quantised to ``b`` bits (``b = 16``: bfloat16), its bits
 are flipped independently at the bit-error rate of the uncoded modulation at the link's SINR,
 then each element is erased (set to 0) with probability ``p`` as in Chen et al. (2024). At
 split 0 the token ids cross instead: an erased id becomes 0, bit errors flip id bits (an id
@@ -19,7 +19,11 @@ from scipy.special import erfc
 from genoffload.errors import InputError
 
 SUPPORTED_BITS = (4, 8, 16)
-"""Hidden-state precisions [bit/element]: uniform symmetric integers (4, 8) or float16 (16)."""
+"""Hidden-state precisions [bit/element]: uniform symmetric integers (4, 8) or bfloat16 (16).
+
+bfloat16, not float16: Gemma 3's residual stream holds values beyond float16's range (65504);
+measured on the embedded model, a float16 hidden state at split 9 raises the perplexity from 18
+to 48 with no channel error at all."""
 MODULATIONS = {"bpsk": 1, "qpsk": 2, "16qam": 4, "64qam": 6, "256qam": 8}
 """Modulation -> bits per symbol."""
 
@@ -85,11 +89,18 @@ def bit_error_rate(sinr_db: float | np.ndarray, modulation: str = "qpsk") -> np.
     return np.minimum(ber, 0.5)
 
 
+def bf16_bits(x: np.ndarray) -> np.ndarray:
+    """bfloat16 bit patterns of float32 values (round to nearest even) [uint16]."""
+    u = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+
+
 def quantise(x: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
     """Uniform symmetric per-token quantisation, (S11).
 
     ``s_t = max_j |x_tj| / (2^{b-1} - 1)``, ``q_tj = round(x_tj / s_t)`` stored as unsigned
-    ``q + 2^{b-1}`` in ``b`` bits; ``b = 16`` returns the float16 bit patterns and scale 1.
+    ``q + 2^{b-1}`` in ``b`` bits; ``b = 16`` returns the bfloat16 bit patterns (the upper half of
+    the float32, rounded to nearest even) and scale 1.
 
     Returns
     -------
@@ -98,18 +109,19 @@ def quantise(x: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
     """
     x = np.asarray(x, dtype=np.float32)
     if bits == 16:
-        return x.astype(np.float16).view(np.uint16), np.ones((*x.shape[:-1], 1), np.float32)
+        return bf16_bits(x), np.ones((*x.shape[:-1], 1), np.float32)
     top = 2 ** (bits - 1) - 1
     scale = np.max(np.abs(x), axis=-1, keepdims=True) / top
-    scale = np.where(scale > 0, scale, 1.0).astype(np.float16).astype(np.float32)
+    scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+    scale = (bf16_bits(scale).astype(np.uint32) << 16).view(np.float32)  # sent as bfloat16
     q = np.clip(np.rint(x / scale), -top, top).astype(np.int32)
     return (q + 2 ** (bits - 1)).astype(np.uint16), scale
 
 
 def dequantise(codes: np.ndarray, scale: np.ndarray, bits: int) -> np.ndarray:
-    """Inverse of :func:`quantise`; a non-finite float16 (flipped exponent) becomes 0 [unit of x]."""
+    """Inverse of :func:`quantise`; a non-finite bfloat16 (flipped exponent) becomes 0 [unit of x]."""
     if bits == 16:
-        out = codes.astype(np.uint16).view(np.float16).astype(np.float32)
+        out = (codes.astype(np.uint32) << 16).view(np.float32)
         return np.where(np.isfinite(out), out, 0.0).astype(np.float32)
     return ((codes.astype(np.int32) - 2 ** (bits - 1)) * scale).astype(np.float32)
 

@@ -17,7 +17,7 @@ from genoffload.delay import radio_delay, shannon_rate
 from genoffload.split.config import Device, LLMConfig
 
 SCALE_BITS = 16
-"""Per-token scale of a quantised hidden state, sent as float16 [bit/token]."""
+"""Per-token scale of a quantised hidden state, sent as bfloat16 [bit/token]."""
 
 
 def layer_params(cfg: LLMConfig) -> int:
@@ -95,7 +95,7 @@ def payload_bits(cfg: LLMConfig, split: int, bits: int, tokens: int) -> float:
     """Uplink payload at split ``l``, (S3) [bit].
 
     ``D = n ceil(log2 V)`` for ``l = 0`` (token ids), ``D = n (h b + s)`` for ``0 < l < L`` with
-    the per-token scale ``s`` = :data:`SCALE_BITS` when ``b < 16`` (float16 needs none), ``0``
+    the per-token scale ``s`` = :data:`SCALE_BITS` when ``b < 16`` (bfloat16 needs none), ``0``
     for ``l = L``.
     """
     if split <= 0:
