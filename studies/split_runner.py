@@ -131,13 +131,13 @@ def train_policy(p: SplitParams, policy: str, budget: int, seed: int = 0) -> dic
     """Fit ``policy`` on the training states of ``p``; its decisions and regret on the held-out ones."""
     from genoffload.split.cache import measure_grid
 
+    kwargs = {"budget": budget} if policy.startswith("mbrl") else {}
+    pol = get_split_policy(policy, **kwargs)  # an unknown name is refused before any measurement
     problem, quality, ppl0 = build(p, seed)
     train = draw_states(p.n_train, seed, p.sinr_db, p.erasure, 0)
     test = draw_states(p.n_test, seed, p.sinr_db, p.erasure, 1)
     measure_grid(quality, [(a[0], a[1], s) for s in test for a in problem.actions()], "exhaustive bound")
     found = bounds(problem, test, quality, ppl0)
-    kwargs = {"budget": budget} if policy.startswith("mbrl") else {}
-    pol = get_split_policy(policy, **kwargs)
     counted = Counted(quality, layers=problem.layers)
     if isinstance(pol, BestStatic):
         pol.fit_hindsight(problem, {(i, a): b.rewards[a] for i, b in enumerate(found) for a in problem.actions()})

@@ -21,6 +21,8 @@ from genoffload.split.equations import SplitCost, split_cost, uplink_rate
 
 Action = tuple[int, int]
 Objective = Literal["paper", "delay"]
+PPL_CAP = 1e4
+"""Largest perplexity ratio ``PPL / PPL_0`` a reward distinguishes [1]."""
 QualityFn = Callable[[int, int, ChannelState], float]
 """``(split, bits, state) -> perplexity`` [1]."""
 
@@ -136,14 +138,18 @@ class SplitProblem:
         (S13) ``r = w_q (PPL_0 - PPL) / PPL_0 + w_l (L - l) / L`` (Chen et al. use ``w_q = 10``,
         ``w_l = 1`` and ``L = 10`` allowed layers).
         (S14) ``r = -T - P 1[PPL > (1 + epsilon) PPL_0 or M > M_UE]`` with ``T`` of (S7).
-        A non-finite perplexity counts as infinitely bad quality.
+        A perplexity above ``PPL_CAP PPL_0`` (or infinite) counts as ``PPL_CAP PPL_0``: beyond a
+        ratio of 10^4 the text is noise either way, and one blown-up state must not outweigh all
+        others in a mean. An unknown (NaN) perplexity gives a NaN reward.
         """
         split = action[0]
-        q = (ppl0 - ppl) / ppl0 if math.isfinite(ppl) else -1e6
+        if math.isnan(ppl):
+            return math.nan
+        ppl = min(ppl, PPL_CAP * ppl0)
         if self.objective == "paper":
-            return self.w_quality * q + self.w_load * (self.layers - split) / self.layers
+            return self.w_quality * (ppl0 - ppl) / ppl0 + self.w_load * (self.layers - split) / self.layers
         c = self.cost(action, state)
-        bad = not (math.isfinite(ppl) and ppl <= (1 + self.ppl_floor) * ppl0) or c.ue_memory > self.ue.memory
+        bad = ppl > (1 + self.ppl_floor) * ppl0 or c.ue_memory > self.ue.memory
         return -c.request - (self.penalty_s if bad else 0.0)
 
     def evaluate(self, action: Action, state: ChannelState, quality: QualityFn, ppl0: float) -> dict[str, float]:

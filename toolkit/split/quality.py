@@ -90,27 +90,45 @@ def load_embedded() -> tuple[Any, Any]:
 
     path = gguf_path()
     saved = cache_dir() / f"gemma3-270m-f32-{path.stat().st_size}"
-    if (saved / "config.json").is_file():
+    if (saved / "model.pt").is_file():
+        from transformers import AutoConfig
+
         tok = AutoTokenizer.from_pretrained(str(saved))
-        model = AutoModelForCausalLM.from_pretrained(str(saved), dtype=torch.float32)
+        config = AutoConfig.from_pretrained(str(saved))
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        model.load_state_dict(torch.load(saved / "model.pt", weights_only=True))
     else:
         tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
         model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name,
                                                      dtype=torch.float32)
-        tmp = saved.with_name(f"{saved.name}.{os.getpid()}.tmp")
-        try:
-            model.save_pretrained(str(tmp))
-            tok.save_pretrained(str(tmp))
-            os.replace(tmp, saved)
-        except OSError:
-            pass  # a concurrent process won the rename, or the cache is read-only: load again next time
-        finally:
-            if tmp.exists():
-                import shutil
-
-                shutil.rmtree(tmp, ignore_errors=True)
+        _save_float32(model, tok, saved)
     model.eval()
     return model, tok
+
+
+def _save_float32(model: Any, tok: Any, saved: Path) -> None:
+    """The de-quantised state dict, config and tokenizer into ``saved`` (temporary folder, renamed).
+
+    ``save_pretrained`` refuses a model loaded from GGUF, so the state dict is saved with
+    ``torch.save`` and the config (without its GGUF quantisation entry) as JSON.
+    """
+    import json
+    import shutil
+
+    torch = _torch()
+    tmp = saved.with_name(f"{saved.name}.{os.getpid()}.tmp")
+    try:
+        tmp.mkdir(parents=True, exist_ok=True)
+        conf = model.config.to_dict()
+        conf.pop("quantization_config", None)
+        (tmp / "config.json").write_text(json.dumps(conf))
+        torch.save(model.state_dict(), tmp / "model.pt")
+        tok.save_pretrained(str(tmp))
+        os.replace(tmp, saved)
+    except OSError:
+        pass  # a concurrent process won the rename, or the cache is read-only
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def decoder_layers(model: Any) -> Any:
