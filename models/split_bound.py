@@ -59,8 +59,9 @@ def exhaustive(problem: SplitProblem, state: ChannelState, quality: QualityFn, p
     return SplitBound(state, best, rewards[best], status, 0.0, len(rewards), rewards)
 
 
-def bounds(problem: SplitProblem, states: Sequence[ChannelState], quality: QualityFn,
-           ppl0: float) -> list[SplitBound]:
+def bounds(
+    problem: SplitProblem, states: Sequence[ChannelState], quality: QualityFn, ppl0: float
+) -> list[SplitBound]:
     """:func:`exhaustive` for each state."""
     return [exhaustive(problem, s, quality, ppl0) for s in states]
 

@@ -117,13 +117,26 @@ def bound_table(p: SplitParams, seed: int = 0) -> Any:
     test = draw_states(p.n_test, seed, p.sinr_db, p.erasure, 1)
     from genoffload.split.cache import measure_grid
 
-    measure_grid(quality, [(a[0], a[1], s) for s in test for a in problem.actions()],
-                 f"exhaustive bound, {len(test)} states")
+    measure_grid(
+        quality,
+        [(a[0], a[1], s) for s in test for a in problem.actions()],
+        f"exhaustive bound, {len(test)} states",
+    )
     rows = []
     for b in bounds(problem, test, quality, ppl0):
-        rows.append({"sinr_db": b.state.sinr_db, "erasure": b.state.erasure, "split": b.action[0],
-                     "bits": b.action[1], "reward": b.reward, "status": str(b.status), "gap": b.gap,
-                     "evaluations": b.evaluations, "ppl0": ppl0})
+        rows.append(
+            {
+                "sinr_db": b.state.sinr_db,
+                "erasure": b.state.erasure,
+                "split": b.action[0],
+                "bits": b.action[1],
+                "reward": b.reward,
+                "status": str(b.status),
+                "gap": b.gap,
+                "evaluations": b.evaluations,
+                "ppl0": ppl0,
+            }
+        )
     return pl.DataFrame(rows)
 
 
@@ -140,19 +153,39 @@ def train_policy(p: SplitParams, policy: str, budget: int, seed: int = 0) -> dic
     found = bounds(problem, test, quality, ppl0)
     counted = Counted(quality, layers=problem.layers)
     if isinstance(pol, BestStatic):
-        pol.fit_hindsight(problem, {(i, a): b.rewards[a] for i, b in enumerate(found) for a in problem.actions()})
+        pol.fit_hindsight(
+            problem, {(i, a): b.rewards[a] for i, b in enumerate(found) for a in problem.actions()}
+        )
     else:
         pol.fit(problem, train, counted, ppl0, seed)
     chosen = [pol.choose(s) for s in test]
     reg, rel = mean_regret(problem, found, chosen)
-    decisions = [{"sinr_db": s.sinr_db, "erasure": s.erasure, "split": a[0], "bits": a[1],
-                  "optimal_split": b.action[0], "optimal_bits": b.action[1], "reward": b.rewards[a],
-                  "optimum": b.reward} for s, a, b in zip(test, chosen, found, strict=True)]
-    return {"policy": policy, "evaluations": len(counted.asked), "regret": reg, "relative_regret": rel,
-            "exhaustive_evaluations": sum(b.evaluations for b in found), "decisions": decisions}
+    decisions = [
+        {
+            "sinr_db": s.sinr_db,
+            "erasure": s.erasure,
+            "split": a[0],
+            "bits": a[1],
+            "optimal_split": b.action[0],
+            "optimal_bits": b.action[1],
+            "reward": b.rewards[a],
+            "optimum": b.reward,
+        }
+        for s, a, b in zip(test, chosen, found, strict=True)
+    ]
+    return {
+        "policy": policy,
+        "evaluations": len(counted.asked),
+        "regret": reg,
+        "relative_regret": rel,
+        "exhaustive_evaluations": sum(b.evaluations for b in found),
+        "decisions": decisions,
+    }
 
 
-def _cell_rows(ds: xr.Dataset, cell: str, case: str, seed: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _cell_rows(
+    ds: xr.Dataset, cell: str, case: str, seed: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     row: dict[str, Any] = {"cell": cell, "case": case, "seed": seed}
     curves = []
     for name, var in ds.data_vars.items():
@@ -161,8 +194,16 @@ def _cell_rows(ds: xr.Dataset, cell: str, case: str, seed: int) -> tuple[dict[st
         else:
             dim = var.dims[0]
             for x, y in zip(ds[dim].values, var.values, strict=True):
-                curves.append({"cell": cell, "case": case, "seed": seed, "curve": str(name),
-                               "x": float(x), "y": float(y)})
+                curves.append(
+                    {
+                        "cell": cell,
+                        "case": case,
+                        "seed": seed,
+                        "curve": str(name),
+                        "x": float(x),
+                        "y": float(y),
+                    }
+                )
     return row, curves
 
 
@@ -196,18 +237,22 @@ def run_split_study(study: SplitStudy, out: Path | str, progress: bool = True) -
 
 def report_html(study: SplitStudy, summary: Any, curves: Any) -> str:
     """A self-contained HTML page: the summary table and the panels as PNG."""
-    parts = [f"<html><head><meta charset='utf-8'><title>{study.name}</title></head><body>",
-             f"<h1>Split study {study.name}</h1>"]
+    parts = [
+        f"<html><head><meta charset='utf-8'><title>{study.name}</title></head><body>",
+        f"<h1>Split study {study.name}</h1>",
+    ]
     for title, fig in split_panels(summary, curves):
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110)
-        parts.append(f"<h2>{title}</h2><img src='data:image/png;base64,"
-                     f"{base64.b64encode(buf.getvalue()).decode()}'/>")
+        parts.append(
+            f"<h2>{title}</h2><img src='data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}'/>"
+        )
     cols = [c for c in summary.columns if not c.startswith(("ppl_vs", "delay_vs"))]
     parts.append("<h2>Summary</h2><table border='1'><tr>" + "".join(f"<th>{c}</th>" for c in cols) + "</tr>")
     for row in summary.select(cols).iter_rows():
-        cells = "".join(f"<td>{v:.4g}</td>" if isinstance(v, float) and np.isfinite(v) else f"<td>{v}</td>"
-                        for v in row)
+        cells = "".join(
+            f"<td>{v:.4g}</td>" if isinstance(v, float) and np.isfinite(v) else f"<td>{v}</td>" for v in row
+        )
         parts.append(f"<tr>{cells}</tr>")
     parts.append("</table></body></html>")
     return "\n".join(parts)

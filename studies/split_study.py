@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from genoffload.errors import InputError
 from genoffload.models.split_bound import SplitBound, bounds, regret
@@ -29,8 +29,16 @@ from genoffload.split.channel import ChannelState
 from genoffload.split.config import get_config, get_device
 from genoffload.split.problem import Action, QualityFn, SplitProblem
 
-DEFAULT_POLICIES = ("ue-only", "edge-only", "fixed", "best-static", "myopic-rate", "mbrl-argmax",
-                    "mbrl-verify", "mbrl-ppo")
+DEFAULT_POLICIES = (
+    "ue-only",
+    "edge-only",
+    "fixed",
+    "best-static",
+    "myopic-rate",
+    "mbrl-argmax",
+    "mbrl-verify",
+    "mbrl-ppo",
+)
 
 
 class SplitParams(BaseModel):
@@ -63,12 +71,15 @@ class SplitParams(BaseModel):
     cache: str = ""
 
 
-def draw_states(n: int, seed: int, sinr: tuple[float, float], erasure: tuple[float, float],
-                offset: int = 0) -> list[ChannelState]:
+def draw_states(
+    n: int, seed: int, sinr: tuple[float, float], erasure: tuple[float, float], offset: int = 0
+) -> list[ChannelState]:
     """``n`` channel states uniform in the box (rounded: 0.1 dB, 0.001), from ``(seed, offset)``."""
     rng = np.random.default_rng([seed, offset])
-    return [ChannelState(round(float(rng.uniform(*sinr)), 1), round(float(rng.uniform(*erasure)), 3))
-            for _ in range(n)]
+    return [
+        ChannelState(round(float(rng.uniform(*sinr)), 1), round(float(rng.uniform(*erasure)), 3))
+        for _ in range(n)
+    ]
 
 
 @dataclass
@@ -85,7 +96,9 @@ class Counted:
         return self.inner(split, bits, state)
 
 
-def build(p: SplitParams, seed: int = 0, cache: str | None = None) -> tuple[SplitProblem, MeasuredQuality, float]:
+def build(
+    p: SplitParams, seed: int = 0, cache: str | None = None
+) -> tuple[SplitProblem, MeasuredQuality, float]:
     """The problem, the cached measured quality and ``PPL_0`` of a cell's parameters.
 
     ``source = "embedded"``: the embedded Gemma 3 270M; ``"tiny"``: a random tiny Gemma 3 of the
@@ -103,22 +116,42 @@ def build(p: SplitParams, seed: int = 0, cache: str | None = None) -> tuple[Spli
     else:
         runner = q.tiny_runner(seed, p.window, p.modulation, p.bit_errors)
         cfg = replace(cfg, name="tiny-gemma3", layers=runner.layers)
-        context = {"model": f"tiny-gemma3-seed{seed}", "window": p.window, "modulation": p.modulation,
-                   "bit_errors": p.bit_errors, "transformers": transformers.__version__,
-                   "torch": torch.__version__}
+        context = {
+            "model": f"tiny-gemma3-seed{seed}",
+            "window": p.window,
+            "modulation": p.modulation,
+            "bit_errors": p.bit_errors,
+            "transformers": transformers.__version__,
+            "torch": torch.__version__,
+        }
         quality = MeasuredQuality(runner.perplexity, MeasurementCache(path), context, layers=cfg.layers)
     runner.prepare()
     splits = tuple(s for s in p.splits if s <= cfg.layers)
-    problem = SplitProblem(cfg, get_device(p.ue, "ue"), get_device(p.edge, "edge"), n_rb=p.n_rb,
-                           rate_down=p.rate_down, prompt=p.prompt, output=p.output, splits=splits,
-                           bits=tuple(p.bits), objective=p.objective, ppl_floor=p.ppl_floor)
+    problem = SplitProblem(
+        cfg,
+        get_device(p.ue, "ue"),
+        get_device(p.edge, "edge"),
+        n_rb=p.n_rb,
+        rate_down=p.rate_down,
+        prompt=p.prompt,
+        output=p.output,
+        splits=splits,
+        bits=tuple(p.bits),
+        objective=p.objective,
+        ppl_floor=p.ppl_floor,
+    )
     return problem, quality, runner.ppl0
 
 
-def mean_regret(problem: SplitProblem, found: Sequence[SplitBound], chosen: Sequence[Action]) -> tuple[float, float]:
+def mean_regret(
+    problem: SplitProblem, found: Sequence[SplitBound], chosen: Sequence[Action]
+) -> tuple[float, float]:
     """Mean regret [reward unit] and mean relative regret [1] over the held-out states."""
     reg = [regret(b, a) for b, a in zip(found, chosen, strict=True)]
-    rel = [r / abs(b.reward) if b.reward else (0.0 if r == 0 else math.inf) for b, r in zip(found, reg, strict=True)]
+    rel = [
+        r / abs(b.reward) if b.reward else (0.0 if r == 0 else math.inf)
+        for b, r in zip(found, reg, strict=True)
+    ]
     return float(np.mean(reg)), float(np.mean(rel))
 
 
@@ -126,8 +159,8 @@ def split_cell(params: dict[str, Any], seed: int) -> xr.Dataset:
     """One study cell: 0-d variables are metrics, 1-d variables curves (see module docstring)."""
     try:
         p = SplitParams(**params)
-    except Exception as err:  # pydantic ValidationError: first problem, one line
-        first = getattr(err, "errors", lambda: [{"loc": ("params",), "msg": str(err)}])()[0]
+    except ValidationError as err:  # first problem, one line
+        first = err.errors()[0]
         raise InputError(".".join(map(str, first["loc"])), first.get("input"), first["msg"]) from None
     problem, quality, ppl0 = build(p, seed)
     train = draw_states(p.n_train, seed, p.sinr_db, p.erasure, 0)
@@ -137,8 +170,11 @@ def split_cell(params: dict[str, Any], seed: int) -> xr.Dataset:
     found = bounds(problem, test, quality, ppl0)
     exhaustive_evals = sum(1 for c in cells if c[0] < problem.layers)
     table = {(i, a): b.rewards[a] for i, b in enumerate(found) for a in problem.actions()}
-    data: dict[str, Any] = {"ppl0": ppl0, "exhaustive_evaluations": exhaustive_evals,
-                            "optimum_reward": float(np.mean([b.reward for b in found]))}
+    data: dict[str, Any] = {
+        "ppl0": ppl0,
+        "exhaustive_evaluations": exhaustive_evals,
+        "optimum_reward": float(np.mean([b.reward for b in found])),
+    }
     for name in p.policies:
         kwargs: dict[str, Any] = {}
         if name.startswith("mbrl"):
@@ -152,7 +188,11 @@ def split_cell(params: dict[str, Any], seed: int) -> xr.Dataset:
         else:
             policy.fit(problem, train, counted, ppl0, seed)
         chosen = [policy.choose(s) for s in test]
-        reg, rel = mean_regret(problem, found, chosen)
+        allowed = set(problem.actions())
+        if not all(a in allowed for a in chosen):  # e.g. edge-only when split 0 is not allowed
+            reg = rel = math.nan
+        else:
+            reg, rel = mean_regret(problem, found, chosen)
         data[f"regret[{name}]"] = reg
         data[f"relative_regret[{name}]"] = rel
         data[f"evaluations[{name}]"] = len(counted.asked)
@@ -188,15 +228,17 @@ def split_panels(summary: Any, curves: Any) -> list[tuple[str, Any]]:
     import matplotlib.pyplot as plt
 
     panels = []
-    groups = [("perplexity vs split (mean over held-out channel states)", "ppl_vs_split", "perplexity", True),
-              ("request delay vs split", "delay_vs_split", "request delay [s]", True),
-              ("surrogate regret vs real evaluations", "regret_vs_evaluations", "relative regret", False)]
+    groups = [
+        ("perplexity vs split (mean over held-out channel states)", "ppl_vs_split", "perplexity", True),
+        ("request delay vs split", "delay_vs_split", "request delay [s]", True),
+        ("surrogate regret vs real evaluations", "regret_vs_evaluations", "relative regret", False),
+    ]
     names = sorted(set(curves["curve"].to_list()))
     for title, prefix, ylabel, logy in groups:
         fig, ax = plt.subplots(figsize=(5, 3.4))
         for name in (n for n in names if n.startswith(prefix)):
             sub = curves.filter(curves["curve"] == name)
-            ax.plot(sub["x"].to_numpy(), sub["y"].to_numpy(), marker="o", label=name[len(prefix):] or name)
+            ax.plot(sub["x"].to_numpy(), sub["y"].to_numpy(), marker="o", label=name[len(prefix) :] or name)
         ax.set_xlabel("split layer l" if "split" in prefix else "real perplexity evaluations")
         ax.set_ylabel(ylabel)
         if logy:

@@ -22,11 +22,12 @@ STATES = [ChannelState(6.0, 0.2), ChannelState(12.0, 0.05), ChannelState(18.0, 0
 
 
 def problem(objective: str = "paper") -> SplitProblem:
-    return SplitProblem(TINY, get_device("raspberry-pi-5"), get_device("nvidia-l4"), prompt=16, output=4,
-                        objective=objective)  # type: ignore[arg-type]
+    return SplitProblem(
+        TINY, get_device("raspberry-pi-5"), get_device("nvidia-l4"), prompt=16, output=4, objective=objective
+    )  # type: ignore[arg-type]
 
 
-def table_quality(values: dict[tuple[int, int, ChannelState], float]):  # noqa: ANN201
+def table_quality(values: dict[tuple[int, int, ChannelState], float]):
     return lambda s, b, st_: 10.0 if s == TINY.layers else values[(s, b, st_)]
 
 
@@ -61,8 +62,15 @@ def test_bound_infeasible_when_no_action_meets_the_floor() -> None:
     p = problem("delay")
     b = exhaustive(p, STATES[0], lambda s, bi, st_: 1e6 if s < TINY.layers else 10.0, 10.0)
     assert b.action == (TINY.layers, 0) and b.status == Status.OPTIMAL  # UE-only meets it
-    big = SplitProblem(TINY, get_device("raspberry-pi-5"), get_device("nvidia-l4"), prompt=16, output=4,
-                       objective="delay", splits=(0, 1))
+    big = SplitProblem(
+        TINY,
+        get_device("raspberry-pi-5"),
+        get_device("nvidia-l4"),
+        prompt=16,
+        output=4,
+        objective="delay",
+        splits=(0, 1),
+    )
     b2 = exhaustive(big, STATES[0], lambda s, bi, st_: 1e6, 10.0)
     assert b2.status == Status.INFEASIBLE
 
@@ -99,8 +107,16 @@ def test_surrogate_learns_and_counts_its_evaluations() -> None:
 def test_unknown_policy_is_one_line() -> None:
     with pytest.raises(Exception, match=r"^policy: unknown split policy"):
         get_split_policy("oracle")
-    assert {"ue-only", "edge-only", "fixed", "best-static", "myopic-rate", "mbrl-argmax", "mbrl-verify",
-            "mbrl-ppo"} <= set(SPLIT_POLICIES)
+    assert {
+        "ue-only",
+        "edge-only",
+        "fixed",
+        "best-static",
+        "myopic-rate",
+        "mbrl-argmax",
+        "mbrl-verify",
+        "mbrl-ppo",
+    } <= set(SPLIT_POLICIES)
 
 
 def test_myopic_rule_follows_the_rate() -> None:

@@ -17,15 +17,26 @@ GENOFFLOAD = Path(sys.executable).with_name("genoffload")
 CASES = [
     ("split-above-L", ["evaluate", "--split", "19"], ["split", "0..18", "19"]),
     ("split-negative", ["evaluate", "--split", "-1"], ["split", "-1"]),
-    ("bits-unsupported", ["evaluate", "--split", "4", "--bits", "3"], ["bits", "not a supported precision", "3"]),
-    ("config-missing-field", ["profile", "--model", "{tmp}/config.json"], ["config.hidden_size", "missing field"]),
+    (
+        "bits-unsupported",
+        ["evaluate", "--split", "4", "--bits", "3"],
+        ["bits", "not a supported precision", "3"],
+    ),
+    (
+        "config-missing-field",
+        ["profile", "--model", "{tmp}/config.json"],
+        ["config.hidden_size", "missing field"],
+    ),
     ("rate-zero", ["evaluate", "--split", "4", "--rate", "0"], ["rate", "> 0", "0.0"]),
     ("rate-negative", ["evaluate", "--split", "4", "--rate", "-5e6"], ["rate", "-5000000.0"]),
     ("rate-nan", ["evaluate", "--split", "4", "--rate", "nan"], ["rate", "nan"]),
     ("sinr-nan", ["evaluate", "--split", "4", "--sinr-db", "nan"], ["channel.sinr_db", "nan"]),
     ("erasure-one", ["evaluate", "--split", "4", "--erasure", "1.0"], ["channel.erasure", "1.0"]),
-    ("unknown-ue", ["evaluate", "--split", "4", "--ue", "pocket-calculator"], ["ue", "unknown device",
-                                                                               "pocket-calculator"]),
+    (
+        "unknown-ue",
+        ["evaluate", "--split", "4", "--ue", "pocket-calculator"],
+        ["ue", "unknown device", "pocket-calculator"],
+    ),
     ("unknown-edge", ["profile", "--edge", "h100"], ["edge", "unknown device", "h100"]),
     ("unknown-model", ["profile", "--model", "gpt-9000"], ["model", "unknown model", "gpt-9000"]),
     ("unknown-policy", ["train", "--policy", "oracle"], ["policy", "oracle"]),
@@ -38,10 +49,14 @@ def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize(("case", "argv", "expected"), CASES, ids=[c[0] for c in CASES])
-def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path: Path, case: str, argv: list[str],
-                                                      expected: list[str]) -> None:
-    (tmp_path / "config.json").write_text(json.dumps({"num_hidden_layers": 2, "num_attention_heads": 2,
-                                                      "intermediate_size": 8, "vocab_size": 10}))
+def test_bad_input_is_one_line_exit_2_nothing_written(
+    tmp_path: Path, case: str, argv: list[str], expected: list[str]
+) -> None:
+    (tmp_path / "config.json").write_text(
+        json.dumps(
+            {"num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 8, "vocab_size": 10}
+        )
+    )
     (tmp_path / "bad.toml").write_text('[study]\nname = "x"\n[base]\nwindoww = 64\n')
     out = tmp_path / "out.parquet"
     args = [a.replace("{tmp}", str(tmp_path)) for a in argv]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -38,12 +39,15 @@ def total_params(name: str) -> float:
     return cfg.layers * layer_params(cfg) + emb
 
 
-@pytest.mark.parametrize(("name", "published"), [
-    ("llama2-7b", 6.74e9),  # Touvron et al. 2023: 6,738,415,616 parameters
-    ("llama3-8b", 8.03e9),  # Meta model card: 8.03 B
-    ("gemma3-270m", 2.68e8),  # Google: 270 M (170 M embedding + 100 M transformer)
-    ("qwen2.5-0.5b", 4.94e8),  # Qwen2.5 report: 0.49 B
-])
+@pytest.mark.parametrize(
+    ("name", "published"),
+    [
+        ("llama2-7b", 6.74e9),  # Touvron et al. 2023: 6,738,415,616 parameters
+        ("llama3-8b", 8.03e9),  # Meta model card: 8.03 B
+        ("gemma3-270m", 2.68e8),  # Google: 270 M (170 M embedding + 100 M transformer)
+        ("qwen2.5-0.5b", 4.94e8),  # Qwen2.5 report: 0.49 B
+    ],
+)
 def test_parameter_counts_match_published_totals(name: str, published: float) -> None:
     assert total_params(name) == pytest.approx(published, rel=0.02)
 
@@ -59,8 +63,14 @@ def test_shipped_configs_have_sources_and_gemma_matches_the_gguf_architecture() 
 
 
 def test_config_from_hf_json_and_missing_field() -> None:
-    doc = {"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 128,
-           "vocab_size": 1000, "torch_dtype": "float32"}
+    doc = {
+        "num_hidden_layers": 2,
+        "hidden_size": 64,
+        "num_attention_heads": 4,
+        "intermediate_size": 128,
+        "vocab_size": 1000,
+        "torch_dtype": "float32",
+    }
     cfg = config_from_dict(doc)
     assert (cfg.kv_heads, cfg.head_dim, cfg.weight_bytes) == (4, 16, 4.0)
     nested = config_from_dict({"text_config": doc, "vision_config": {}})
@@ -111,16 +121,18 @@ def test_uplink_rate_reuses_the_radio_model() -> None:
 def test_split_cost_parts_add_up_and_memory_grows_with_the_split() -> None:
     cfg = get_config("gemma3-270m")
     ue, edge = get_device("raspberry-pi-5"), get_device("nvidia-l4")
-    costs = [split_cost(cfg, ue, edge, s, 8, rate_up=1e7, rate_down=5e7, prompt=64, output=16)
-             for s in range(cfg.layers + 1)]
+    costs = [
+        split_cost(cfg, ue, edge, s, 8, rate_up=1e7, rate_down=5e7, prompt=64, output=16)
+        for s in range(cfg.layers + 1)
+    ]
     for c in costs:
         assert c.request == pytest.approx(c.ttft + 15 * c.tpot)
         assert c.ue_energy == pytest.approx(7.0 * c.ue_compute + 0.2 * c.uplink)
     mem = [c.ue_memory for c in costs]
-    assert mem[0] == 0 and all(b > a for a, b in zip(mem[1:], mem[2:], strict=False))
+    assert mem[0] == 0 and all(b > a for a, b in itertools.pairwise(mem[1:]))
     assert costs[-1].uplink == 0  # UE-only sends nothing
     # UE compute grows with the split
-    assert all(b.ue_compute > a.ue_compute for a, b in zip(costs, costs[1:], strict=False))
+    assert all(b.ue_compute > a.ue_compute for a, b in itertools.pairwise(costs))
 
 
 def test_bit_error_rates_textbook_values() -> None:
@@ -130,7 +142,7 @@ def test_bit_error_rates_textbook_values() -> None:
     bers = [float(bit_error_rate(s, m)) for m in ("qpsk", "16qam", "64qam") for s in (10.0,)]
     assert bers == sorted(bers)  # denser constellations, more errors
     assert float(bit_error_rate(-30, "qpsk")) <= 0.5
-    with pytest.raises(InputError, match="^modulation"):
+    with pytest.raises(InputError, match=r"^modulation"):
         bit_error_rate(10, "8psk")
 
 
@@ -172,7 +184,7 @@ def test_erasure_rate_and_clean_link() -> None:
 
 @pytest.mark.parametrize(("bad", "field"), [(3, "bits"), (True, "bits"), (32, "bits")])
 def test_bits_not_supported(bad: object, field: str) -> None:
-    with pytest.raises(InputError, match=f"^{field}: not a supported precision"):
+    with pytest.raises(InputError, match=rf"^{field}: not a supported precision"):
         check_bits(bad)
 
 
@@ -180,7 +192,7 @@ def test_split_and_rate_checks() -> None:
     with pytest.raises(InputError, match=r"^split: must be a whole number in 0\.\.18"):
         check_split(19, 18)
     for bad in (0.0, -1.0, float("nan"), float("inf")):
-        with pytest.raises(InputError, match="^rate_up: must be a finite number > 0"):
+        with pytest.raises(InputError, match=r"^rate_up: must be a finite number > 0"):
             check_rate(bad, "rate_up")
 
 

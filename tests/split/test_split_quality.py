@@ -13,9 +13,9 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from genoffload.split.cache import MeasuredQuality, MeasurementCache, measure_grid, measurement_key  # noqa: E402
-from genoffload.split.channel import ChannelState  # noqa: E402
-from genoffload.split.quality import SplitRunner, reference_text, tiny_runner  # noqa: E402
+from genoffload.split.cache import MeasuredQuality, MeasurementCache, measure_grid, measurement_key
+from genoffload.split.channel import ChannelState
+from genoffload.split.quality import SplitRunner, reference_text, tiny_runner
 
 CLEAN = ChannelState(80.0, 0.0)  # no bit errors at 80 dB
 

@@ -9,14 +9,22 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
-from genoffload.errors import InputError  # noqa: E402
-from genoffload.studies.split_runner import load_split_study, run_split_study, train_policy  # noqa: E402
-from genoffload.studies.split_study import SplitParams, split_cell  # noqa: E402
+from genoffload.errors import InputError
+from genoffload.studies.split_runner import load_split_study, run_split_study, train_policy
+from genoffload.studies.split_study import SplitParams, split_cell
 
-TINY = {"source": "tiny", "window": 24, "splits": [0, 1, 2, 3, 4], "n_train": 3, "n_test": 2,
-        "budgets": [3, 6], "budget": 6, "policies": ["ue-only", "edge-only", "fixed", "best-static",
-                                                     "myopic-rate", "mbrl-argmax", "mbrl-verify"],
-        "sinr_db": (6.0, 14.0), "erasure": (0.0, 0.2)}
+TINY = {
+    "source": "tiny",
+    "window": 24,
+    "splits": [0, 1, 2, 3, 4],
+    "n_train": 3,
+    "n_test": 2,
+    "budgets": [3, 6],
+    "budget": 6,
+    "policies": ["ue-only", "edge-only", "fixed", "best-static", "myopic-rate", "mbrl-argmax", "mbrl-verify"],
+    "sinr_db": (6.0, 14.0),
+    "erasure": (0.0, 0.2),
+}
 
 
 def test_cell_metrics_and_curves(tmp_path: Path) -> None:
@@ -46,9 +54,11 @@ def test_shipped_study_spec_and_bad_keys(tmp_path: Path) -> None:
 
 def test_runner_writes_tables_and_report_and_resumes(tmp_path: Path) -> None:
     toml = tmp_path / "s.toml"
-    toml.write_text('[study]\nname = "t"\nseeds = [0]\n[base]\nsource = "tiny"\nwindow = 16\n'
-                    'splits = [0, 2, 4]\nn_train = 2\nn_test = 2\nbudgets = [2, 4]\nbudget = 4\n'
-                    f'cache = "{tmp_path / "c.jsonl"}"\npolicies = ["ue-only", "mbrl-argmax"]\n')
+    toml.write_text(
+        '[study]\nname = "t"\nseeds = [0]\n[base]\nsource = "tiny"\nwindow = 16\n'
+        "splits = [0, 2, 4]\nn_train = 2\nn_test = 2\nbudgets = [2, 4]\nbudget = 4\n"
+        f'cache = "{tmp_path / "c.jsonl"}"\npolicies = ["ue-only", "mbrl-argmax"]\n'
+    )
     out = tmp_path / "run"
     summary = run_split_study(load_split_study(str(toml)), out, progress=False)
     assert summary.height == 1 and (out / "report.html").stat().st_size > 1000

@@ -43,7 +43,8 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
                       "Reinforcement-learning baselines: tabular Q-learning and DQN (paper baseline 3)."),
     "study": LazyCommand("genoffload.cli.study_cmd", "app",
                          "Declarative study sweeps (scenario grid x policies x seeds) on Dask."),
-    "split": LazyCommand("genoffload.cli.split_cmd", "app", "Split inference between the user's device and the edge (issue 15)."),
+    "split": LazyCommand("genoffload.cli.split_cmd", "app",
+                         "Split inference between the user's device and the edge (issue 15)."),
 }
 """Commands whose module is imported only when they run; ``help`` is what the root help shows
 (a test checks it against the command's own)."""

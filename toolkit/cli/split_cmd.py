@@ -15,8 +15,11 @@ import typer
 
 from genoffload.cli.common import console, print_json, user_errors
 
-app = typer.Typer(help="Split inference between the user's device and the edge (issue 15).",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Split inference between the user's device and the edge (issue 15).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 
 ModelOpt = Annotated[str, typer.Option("--model", help="shipped LLM config name or a config.json path")]
 UEOpt = Annotated[str, typer.Option("--ue", help="UE device (catalog devices.csv)")]
@@ -46,12 +49,18 @@ def _table(frame: Any, title: str) -> None:
 
 @app.command("profile")
 @user_errors
-def profile_cmd(model: ModelOpt = "gemma3-270m", ue: UEOpt = "raspberry-pi-5", edge: EdgeOpt = "nvidia-l4",
-                tokens: Annotated[int, typer.Option(help="prefill tokens [token]")] = 256,
-                measured: Annotated[bool, typer.Option(help="also time each layer of the embedded "
-                                                       "Gemma 3 270M on this machine (torchllm)")] = False,
-                repeats: Annotated[int, typer.Option(help="timed forwards (measured)")] = 1,
-                output: OutOpt = None) -> None:
+def profile_cmd(
+    model: ModelOpt = "gemma3-270m",
+    ue: UEOpt = "raspberry-pi-5",
+    edge: EdgeOpt = "nvidia-l4",
+    tokens: Annotated[int, typer.Option(help="prefill tokens [token]")] = 256,
+    measured: Annotated[
+        bool,
+        typer.Option(help="also time each layer of the embedded Gemma 3 270M on this machine (torchllm)"),
+    ] = False,
+    repeats: Annotated[int, typer.Option(help="timed forwards (measured)")] = 1,
+    output: OutOpt = None,
+) -> None:
     """Per-layer parameters, FLOPs, bytes, KV cache, hidden-state size and roofline latency (S1)-(S3)."""
     from genoffload.io import check_output
 
@@ -66,22 +75,28 @@ def profile_cmd(model: ModelOpt = "gemma3-270m", ue: UEOpt = "raspberry-pi-5", e
 
 @app.command("evaluate")
 @user_errors
-def evaluate_cmd(split: Annotated[int, typer.Option(help="UE runs layers 1..split (0..L)")],
-                 bits: Annotated[int, typer.Option(help="hidden-state precision (4, 8, 16)")] = 8,
-                 model: ModelOpt = "gemma3-270m", ue: UEOpt = "raspberry-pi-5", edge: EdgeOpt = "nvidia-l4",
-                 sinr_db: Annotated[float, typer.Option(help="uplink SINR [dB]")] = 12.0,
-                 erasure: Annotated[float, typer.Option(help="element erasure probability [1]")] = 0.0,
-                 rate: Annotated[float | None, typer.Option(help="given uplink rate [bit/s] "
-                                                            "(else from the SINR, S4)")] = None,
-                 n_rb: Annotated[int, typer.Option(help="uplink RBs")] = 25,
-                 prompt: Annotated[int, typer.Option(help="prompt tokens")] = 256,
-                 output_tokens: Annotated[int, typer.Option("--output-tokens", help="output tokens")] = 64,
-                 objective: Annotated[str, typer.Option(help="paper (S13) or delay (S14)")] = "paper",
-                 measure: Annotated[bool, typer.Option(help="measure the perplexity on the embedded "
-                                                       "Gemma 3 270M (torchllm; cached)")] = False,
-                 window: Annotated[int, typer.Option(help="perplexity window [token]")] = 128,
-                 json_: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
-                 output: OutOpt = None) -> None:
+def evaluate_cmd(
+    split: Annotated[int, typer.Option(help="UE runs layers 1..split (0..L)")],
+    bits: Annotated[int, typer.Option(help="hidden-state precision (4, 8, 16)")] = 8,
+    model: ModelOpt = "gemma3-270m",
+    ue: UEOpt = "raspberry-pi-5",
+    edge: EdgeOpt = "nvidia-l4",
+    sinr_db: Annotated[float, typer.Option(help="uplink SINR [dB]")] = 12.0,
+    erasure: Annotated[float, typer.Option(help="element erasure probability [1]")] = 0.0,
+    rate: Annotated[
+        float | None, typer.Option(help="given uplink rate [bit/s] (else from the SINR, S4)")
+    ] = None,
+    n_rb: Annotated[int, typer.Option(help="uplink RBs")] = 25,
+    prompt: Annotated[int, typer.Option(help="prompt tokens")] = 256,
+    output_tokens: Annotated[int, typer.Option("--output-tokens", help="output tokens")] = 64,
+    objective: Annotated[str, typer.Option(help="paper (S13) or delay (S14)")] = "paper",
+    measure: Annotated[
+        bool, typer.Option(help="measure the perplexity on the embedded Gemma 3 270M (torchllm; cached)")
+    ] = False,
+    window: Annotated[int, typer.Option(help="perplexity window [token]")] = 128,
+    json_: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    output: OutOpt = None,
+) -> None:
     """Delay (prefill, decode, request), UE energy and memory, and optionally the real perplexity."""
     from genoffload.io import check_output
     from genoffload.split.channel import ChannelState, check_bits, check_state
@@ -96,8 +111,16 @@ def evaluate_cmd(split: Annotated[int, typer.Option(help="UE runs layers 1..spli
     if rate is not None:
         check_rate(rate, "rate")
     state = check_state(ChannelState(sinr_db, erasure))
-    problem = SplitProblem(cfg, get_device(ue, "ue"), get_device(edge, "edge"), n_rb=n_rb, rate_up=rate,
-                           prompt=prompt, output=output_tokens, objective=objective)  # type: ignore[arg-type]
+    problem = SplitProblem(
+        cfg,
+        get_device(ue, "ue"),
+        get_device(edge, "edge"),
+        n_rb=n_rb,
+        rate_up=rate,
+        prompt=prompt,
+        output=output_tokens,
+        objective=objective,
+    )
     if measure:
         from genoffload.split.quality import measured_embedded
 
@@ -109,6 +132,7 @@ def evaluate_cmd(split: Annotated[int, typer.Option(help="UE runs layers 1..spli
 
         def quality(s: int, b: int, st: Any) -> float:
             return math.nan
+
     row = problem.evaluate((split, bits), state, quality, ppl0)
     if output is not None:
         import polars as pl
@@ -119,15 +143,19 @@ def evaluate_cmd(split: Annotated[int, typer.Option(help="UE runs layers 1..spli
         return
     import polars as pl
 
-    _table(pl.DataFrame([{k: v for k, v in row.items()}]).transpose(include_header=True,
-                                                                    column_names=["value"]),
-           f"split {split} at {bits} bits, {state.sinr_db:g} dB, erasure {state.erasure:g}")
+    _table(
+        pl.DataFrame([{k: v for k, v in row.items()}]).transpose(include_header=True, column_names=["value"]),
+        f"split {split} at {bits} bits, {state.sinr_db:g} dB, erasure {state.erasure:g}",
+    )
 
 
 @app.command("bound")
 @user_errors
-def bound_cmd(study: StudyOpt = "split", seed: Annotated[int, typer.Option(help="seed of the states")] = 0,
-              output: OutOpt = None) -> None:
+def bound_cmd(
+    study: StudyOpt = "split",
+    seed: Annotated[int, typer.Option(help="seed of the states")] = 0,
+    output: OutOpt = None,
+) -> None:
     """Exhaustive optimum of every held-out channel state of a split study's base case (certified)."""
     from genoffload.io import check_output
 
@@ -142,10 +170,13 @@ def bound_cmd(study: StudyOpt = "split", seed: Annotated[int, typer.Option(help=
 
 @app.command("train")
 @user_errors
-def train_cmd(policy: Annotated[str, typer.Option(help="split policy")] = "mbrl-argmax",
-              budget: Annotated[int, typer.Option(help="real evaluations for the surrogate")] = 12,
-              study: StudyOpt = "split", seed: Annotated[int, typer.Option(help="seed")] = 0,
-              json_: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+def train_cmd(
+    policy: Annotated[str, typer.Option(help="split policy")] = "mbrl-argmax",
+    budget: Annotated[int, typer.Option(help="real evaluations for the surrogate")] = 12,
+    study: StudyOpt = "split",
+    seed: Annotated[int, typer.Option(help="seed")] = 0,
+    json_: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
     """Fit a split policy on the training states; regret against the bound on the held-out states."""
     from genoffload.studies.split_runner import load_split_study, train_policy
 
@@ -155,14 +186,19 @@ def train_cmd(policy: Annotated[str, typer.Option(help="split policy")] = "mbrl-
         return
     import polars as pl
 
-    _table(pl.DataFrame(result["decisions"]), f"{policy}: {result['evaluations']} real evaluations, "
-           f"mean relative regret {result['relative_regret']:.3%}")
+    _table(
+        pl.DataFrame(result["decisions"]),
+        f"{policy}: {result['evaluations']} real evaluations, "
+        f"mean relative regret {result['relative_regret']:.3%}",
+    )
 
 
 @app.command("run")
 @user_errors
-def run_cmd(study: Annotated[str, typer.Argument(help="split study TOML, or 'split' (shipped)")] = "split",
-            output: Annotated[Path, typer.Option("-o", help="study folder")] = Path("runs/split")) -> None:
+def run_cmd(
+    study: Annotated[str, typer.Argument(help="split study TOML, or 'split' (shipped)")] = "split",
+    output: Annotated[Path, typer.Option("-o", help="study folder")] = Path("runs/split"),
+) -> None:
     """Run a split study: every case and seed (resumable), summary/curves Parquet and report panels."""
     from genoffload.io import check_output_folder
     from genoffload.studies.split_runner import load_split_study, run_split_study

@@ -26,8 +26,14 @@ Measure = Callable[[int, int, ChannelState, int], float]
 
 def measurement_key(context: dict[str, Any], split: int, bits: int, state: ChannelState, seed: int) -> str:
     """SHA-256 (hex, 24 chars) of the context and the measurement's own parameters."""
-    payload = {**context, "split": int(split), "bits": int(bits), "sinr_db": float(state.sinr_db),
-               "erasure": float(state.erasure), "seed": int(seed)}
+    payload = {
+        **context,
+        "split": int(split),
+        "bits": int(bits),
+        "sinr_db": float(state.sinr_db),
+        "erasure": float(state.erasure),
+        "seed": int(seed),
+    }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
 
@@ -105,8 +111,18 @@ class MeasuredQuality:
         took = time.perf_counter() - start
         self.misses += 1
         self.seconds += took
-        self.cache.put(key, {"split": split, "bits": bits, "sinr_db": state.sinr_db,
-                             "erasure": state.erasure, "seed": seed, "ppl": ppl, "seconds": took})
+        self.cache.put(
+            key,
+            {
+                "split": split,
+                "bits": bits,
+                "sinr_db": state.sinr_db,
+                "erasure": state.erasure,
+                "seed": seed,
+                "ppl": ppl,
+                "seconds": took,
+            },
+        )
         return ppl
 
     def __call__(self, split: int, bits: int, state: ChannelState) -> float:
@@ -118,8 +134,12 @@ class MeasuredQuality:
         return sum(values) / len(values)
 
 
-def measure_grid(quality: MeasuredQuality, cells: Iterable[tuple[int, int, ChannelState]],
-                 description: str = "measuring perplexity", show: bool = True) -> dict[tuple[int, int, ChannelState], float]:
+def measure_grid(
+    quality: MeasuredQuality,
+    cells: Iterable[tuple[int, int, ChannelState]],
+    description: str = "measuring perplexity",
+    show: bool = True,
+) -> dict[tuple[int, int, ChannelState], float]:
     """Measure (or read) every ``(split, bits, state)``; rich progress; resumes from the cache."""
     todo = list(cells)
     out: dict[tuple[int, int, ChannelState], float] = {}
@@ -127,8 +147,13 @@ def measure_grid(quality: MeasuredQuality, cells: Iterable[tuple[int, int, Chann
         return {c: quality(*c) for c in todo}
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), transient=False) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=False,
+    ) as bar:
         task = bar.add_task(description, total=len(todo))
         for cell in todo:
             out[cell] = quality(*cell)

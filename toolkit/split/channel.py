@@ -135,8 +135,14 @@ def flip_bits(codes: np.ndarray, bits: int, ber: float, rng: np.random.Generator
     return codes ^ mask
 
 
-def corrupt_hidden(x: np.ndarray, bits: int, state: ChannelState, rng: np.random.Generator,
-                   modulation: str = "qpsk", bit_errors: bool = True) -> np.ndarray:
+def corrupt_hidden(
+    x: np.ndarray,
+    bits: int,
+    state: ChannelState,
+    rng: np.random.Generator,
+    modulation: str = "qpsk",
+    bit_errors: bool = True,
+) -> np.ndarray:
     """The hidden state as the edge receives it: quantise, flip bits, dequantise, erase, (S10)-(S12).
 
     Parameters
@@ -158,8 +164,14 @@ def corrupt_hidden(x: np.ndarray, bits: int, state: ChannelState, rng: np.random
     return y
 
 
-def corrupt_tokens(ids: np.ndarray, vocab: int, state: ChannelState, rng: np.random.Generator,
-                   modulation: str = "qpsk", bit_errors: bool = True) -> np.ndarray:
+def corrupt_tokens(
+    ids: np.ndarray,
+    vocab: int,
+    state: ChannelState,
+    rng: np.random.Generator,
+    modulation: str = "qpsk",
+    bit_errors: bool = True,
+) -> np.ndarray:
     """Token ids as the edge receives them at split 0 (erasure -> id 0; flipped bits wrap in ``V``)."""
     nbits = max(1, math.ceil(math.log2(vocab)))
     out = np.asarray(ids, dtype=np.int64).copy()

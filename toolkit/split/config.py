@@ -20,8 +20,13 @@ from genoffload.io import load_json, read_text
 
 CONFIG_FIELDS = ("layers", "hidden", "heads", "kv_heads", "head_dim", "intermediate", "vocab")
 """Integer architecture fields every config must give."""
-HF_KEYS = {"layers": "num_hidden_layers", "hidden": "hidden_size", "heads": "num_attention_heads",
-           "intermediate": "intermediate_size", "vocab": "vocab_size"}
+HF_KEYS = {
+    "layers": "num_hidden_layers",
+    "hidden": "hidden_size",
+    "heads": "num_attention_heads",
+    "intermediate": "intermediate_size",
+    "vocab": "vocab_size",
+}
 """``config.json`` key of each required field (``kv_heads`` and ``head_dim`` have defaults)."""
 DTYPE_BYTES = {"float32": 4.0, "float16": 2.0, "bfloat16": 2.0, "int8": 1.0}
 
@@ -116,9 +121,14 @@ def shipped_configs() -> dict[str, LLMConfig]:
     """The shipped LLM configs by name (catalog ``llm_configs.csv``)."""
     out = {}
     for row in _table("llm_configs.csv").iter_rows(named=True):
-        cfg = LLMConfig(name=row["name"], tied_embeddings=bool(row["tied_embeddings"]),
-                        weight_bytes=float(row["weight_bytes"]), kv_bytes=float(row["kv_bytes"]),
-                        source=row["source"], **{f: int(row[f]) for f in CONFIG_FIELDS})
+        cfg = LLMConfig(
+            name=row["name"],
+            tied_embeddings=bool(row["tied_embeddings"]),
+            weight_bytes=float(row["weight_bytes"]),
+            kv_bytes=float(row["kv_bytes"]),
+            source=row["source"],
+            **{f: int(row[f]) for f in CONFIG_FIELDS},
+        )
         out[cfg.name] = _check_config(cfg, f"llm_configs[{cfg.name}]")
     return out
 
@@ -155,9 +165,14 @@ def config_from_dict(data: Any, where: str = "config", name: str = "custom") -> 
     dtype = str(data.get("dtype") or data.get("torch_dtype") or "bfloat16")
     if dtype not in DTYPE_BYTES:
         raise InputError(f"{where}.torch_dtype", dtype, f"must be one of {', '.join(DTYPE_BYTES)}")
-    cfg = LLMConfig(name=name, tied_embeddings=bool(data.get("tie_word_embeddings", False)),
-                    weight_bytes=DTYPE_BYTES[dtype], kv_bytes=DTYPE_BYTES[dtype],
-                    source=f"config.json ({where})", **values)
+    cfg = LLMConfig(
+        name=name,
+        tied_embeddings=bool(data.get("tie_word_embeddings", False)),
+        weight_bytes=DTYPE_BYTES[dtype],
+        kv_bytes=DTYPE_BYTES[dtype],
+        source=f"config.json ({where})",
+        **values,
+    )
     return _check_config(cfg, where)
 
 
@@ -181,8 +196,9 @@ def get_config(name_or_path: str) -> LLMConfig:
         return shipped[name_or_path]
     if name_or_path.endswith(".json") or Path(name_or_path).is_file():
         return config_from_json(name_or_path)
-    raise InputError("model", name_or_path, f"unknown model (shipped: {', '.join(shipped)}; "
-                     "or a config.json path)")
+    raise InputError(
+        "model", name_or_path, f"unknown model (shipped: {', '.join(shipped)}; or a config.json path)"
+    )
 
 
 def devices() -> dict[str, Device]:
@@ -196,9 +212,15 @@ def devices() -> dict[str, Device]:
             if not float(row[col]) > 0:
                 raise InputError(f"{where}.{col}", row[col], "must be > 0")
         power = row["power_w"]
-        out[row["name"]] = Device(row["name"], row["kind"], float(row["peak_flops"]),
-                                  float(row["mem_bandwidth"]), float(row["memory"]),
-                                  None if power is None else float(power), row["source"])
+        out[row["name"]] = Device(
+            row["name"],
+            row["kind"],
+            float(row["peak_flops"]),
+            float(row["mem_bandwidth"]),
+            float(row["memory"]),
+            None if power is None else float(power),
+            row["source"],
+        )
     return out
 
 

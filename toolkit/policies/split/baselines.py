@@ -50,8 +50,14 @@ class SplitPolicy:
     uses_hindsight: ClassVar[bool] = False
     problem: SplitProblem
 
-    def fit(self, problem: SplitProblem, states: Sequence[ChannelState], quality: QualityFn,
-            ppl0: float, seed: int = 0) -> SplitPolicy:
+    def fit(
+        self,
+        problem: SplitProblem,
+        states: Sequence[ChannelState],
+        quality: QualityFn,
+        ppl0: float,
+        seed: int = 0,
+    ) -> SplitPolicy:
         self.problem = problem
         return self
 

@@ -31,12 +31,21 @@ Y_CAP = math.log(1e4)
 """Cap of ``log(PPL / PPL_0)`` [1]: a perplexity ratio beyond 10^4 is as bad as any."""
 
 
-def features(problem: SplitProblem, state: ChannelState, action: Action, modulation: str = "qpsk") -> list[float]:
+def features(
+    problem: SplitProblem, state: ChannelState, action: Action, modulation: str = "qpsk"
+) -> list[float]:
     """Surrogate inputs of a (state, action) [1]."""
     split, bits = action
     ber = float(bit_error_rate(state.sinr_db, modulation))
-    return [math.log10(max(ber, 1e-12)) / 12.0, state.erasure, split / problem.layers,
-            float(bits == 4), float(bits == 8), float(bits == 16), float(split == 0)]
+    return [
+        math.log10(max(ber, 1e-12)) / 12.0,
+        state.erasure,
+        split / problem.layers,
+        float(bits == 4),
+        float(bits == 8),
+        float(bits == 16),
+        float(split == 0),
+    ]
 
 
 def target(ppl: float, ppl0: float) -> float:
@@ -67,10 +76,12 @@ class QualitySurrogate:
         from sklearn.gaussian_process import GaussianProcessRegressor
         from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 
-        kernel = (ConstantKernel(1.0, (1e-3, 1e3)) * RBF(np.ones(7), (1e-2, 1e2))
-                  + WhiteKernel(1e-3, (1e-6, 1e0)))
-        self.gp = GaussianProcessRegressor(kernel=kernel, normalize_y=True, n_restarts_optimizer=2,
-                                           random_state=self.seed)
+        kernel = ConstantKernel(1.0, (1e-3, 1e3)) * RBF(np.ones(7), (1e-2, 1e2)) + WhiteKernel(
+            1e-3, (1e-6, 1e0)
+        )
+        self.gp = GaussianProcessRegressor(
+            kernel=kernel, normalize_y=True, n_restarts_optimizer=2, random_state=self.seed
+        )
         with warnings.catch_warnings():  # length scales at a bound: an irrelevant feature, fine
             warnings.simplefilter("ignore", ConvergenceWarning)
             self.gp.fit(np.asarray(self.X), np.asarray(self.y))
@@ -90,13 +101,25 @@ class QualitySurrogate:
         """Predicted reward of each action; ``kappa > 0``: optimistic (quality ``mu - kappa sigma``)."""
         mu, sd = self.predict(state, actions)
         y = mu - kappa * sd
-        return np.asarray([self.problem.reward(a, state, self.ppl0 * math.exp(v), self.ppl0)
-                           for a, v in zip(actions, y, strict=True)])
+        return np.asarray(
+            [
+                self.problem.reward(a, state, self.ppl0 * math.exp(v), self.ppl0)
+                for a, v in zip(actions, y, strict=True)
+            ]
+        )
 
 
-def train_surrogate(problem: SplitProblem, states: Sequence[ChannelState], quality: QualityFn, ppl0: float,
-                    budget: int, seed: int = 0, kappa: float = 2.0, initial: int = 4,
-                    modulation: str = "qpsk") -> tuple[QualitySurrogate, list[tuple[int, Action]]]:
+def train_surrogate(
+    problem: SplitProblem,
+    states: Sequence[ChannelState],
+    quality: QualityFn,
+    ppl0: float,
+    budget: int,
+    seed: int = 0,
+    kappa: float = 2.0,
+    initial: int = 4,
+    modulation: str = "qpsk",
+) -> tuple[QualitySurrogate, list[tuple[int, Action]]]:
     """Train the surrogate with ``budget`` real evaluations chosen by its uncertainty.
 
     ``initial`` evaluations are drawn at random (seeded); each next one is the (training state,
@@ -145,11 +168,18 @@ class _Surrogate(SplitPolicy):
     budget: int = 16
     kappa: float = 2.0
 
-    def fit(self, problem: SplitProblem, states: Sequence[ChannelState], quality: QualityFn,
-            ppl0: float, seed: int = 0) -> SplitPolicy:
+    def fit(
+        self,
+        problem: SplitProblem,
+        states: Sequence[ChannelState],
+        quality: QualityFn,
+        ppl0: float,
+        seed: int = 0,
+    ) -> SplitPolicy:
         self.problem, self.ppl0 = problem, ppl0
-        self.surrogate, self.trace = train_surrogate(problem, states, quality, ppl0, self.budget, seed,
-                                                     self.kappa)
+        self.surrogate, self.trace = train_surrogate(
+            problem, states, quality, ppl0, self.budget, seed, self.kappa
+        )
         self.quality = quality
         return self
 

@@ -28,14 +28,15 @@ def observe(state: ChannelState, modulation: str = "qpsk") -> np.ndarray:
     return np.asarray([math.log10(max(ber, 1e-12)) / 12.0, state.erasure], dtype=np.float32)
 
 
-def surrogate_env(surrogate: QualitySurrogate, box: tuple[tuple[float, float], tuple[float, float]],
-                  seed: int = 0) -> Any:
+def surrogate_env(
+    surrogate: QualitySurrogate, box: tuple[tuple[float, float], tuple[float, float]], seed: int = 0
+) -> Any:
     """The one-step environment on ``surrogate`` (SINR and erasure drawn in ``box``)."""
     import gymnasium as gym
 
     actions = surrogate.problem.actions()
 
-    class SurrogateSplitEnv(gym.Env):  # type: ignore[misc]
+    class SurrogateSplitEnv(gym.Env):
         observation_space = gym.spaces.Box(-2.0, 2.0, (2,), np.float32)
         action_space = gym.spaces.Discrete(len(actions))
 
@@ -57,7 +58,7 @@ def surrogate_env(surrogate: QualitySurrogate, box: tuple[tuple[float, float], t
         def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
             if self.state not in self.cache:
                 r = surrogate.rewards(self.state, actions)
-                self.cache[self.state] = (r - r.max())  # regret-shaped: 0 at the surrogate's best
+                self.cache[self.state] = r - r.max()  # regret-shaped: 0 at the surrogate's best
             r = float(self.cache[self.state][int(action)])
             return observe(self.state, surrogate.modulation), max(r, -10.0), True, False, {}
 
@@ -73,8 +74,14 @@ class SurrogatePPO(_Surrogate):
     kappa: float = 2.0
     timesteps: int = 4096
 
-    def fit(self, problem: SplitProblem, states: Sequence[ChannelState], quality: QualityFn,
-            ppl0: float, seed: int = 0) -> SurrogatePPO:
+    def fit(
+        self,
+        problem: SplitProblem,
+        states: Sequence[ChannelState],
+        quality: QualityFn,
+        ppl0: float,
+        seed: int = 0,
+    ) -> SurrogatePPO:
         super().fit(problem, states, quality, ppl0, seed)
         import torch
         from stable_baselines3 import PPO
@@ -83,8 +90,19 @@ class SurrogatePPO(_Surrogate):
         sinr = [s.sinr_db for s in states]
         era = [s.erasure for s in states]
         env = surrogate_env(self.surrogate, ((min(sinr), max(sinr)), (min(era), max(era))), seed)
-        self.model = PPO("MlpPolicy", env, n_steps=256, batch_size=64, n_epochs=10, learning_rate=3e-3,
-                         ent_coef=0.01, gamma=0.0, seed=seed, verbose=0, device="cpu")
+        self.model = PPO(
+            "MlpPolicy",
+            env,
+            n_steps=256,
+            batch_size=64,
+            n_epochs=10,
+            learning_rate=3e-3,
+            ent_coef=0.01,
+            gamma=0.0,
+            seed=seed,
+            verbose=0,
+            device="cpu",
+        )
         self.model.learn(total_timesteps=self.timesteps)
         return self
 
