@@ -45,6 +45,8 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
                          "Declarative study sweeps (scenario grid x policies x seeds) on Dask."),
     "snake": LazyCommand("genoffload.cli.snake_cmd", "app",
                          "Snake Learning: exact layer-segment planner, real training, FedAvg/SL comparison."),
+    "split": LazyCommand("genoffload.cli.split_cmd", "app",
+                         "Split inference between the user's device and the edge (issue 15)."),
 }
 """Commands whose module is imported only when they run; ``help`` is what the root help shows
 (a test checks it against the command's own)."""
