@@ -54,7 +54,8 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         store = MeasurementCache(f"{tmp}/c.jsonl")
         mq = MeasuredQuality(lambda s, b, st, seed: 20.0 + s, store, {"bench": 1}, layers=18)
-        cells = [(s, b, ChannelState(10.0 + i, 0.01)) for i in range(20) for s in range(18) for b in (4, 8, 16)]
+        cells = [(s, b, ChannelState(10.0 + i, 0.01))
+                 for i in range(20) for s in range(18) for b in (4, 8, 16)]
         for c in cells:
             mq(*c)
         reread = MeasuredQuality(None, MeasurementCache(f"{tmp}/c.jsonl"), {"bench": 1}, layers=18)

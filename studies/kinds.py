@@ -47,11 +47,12 @@ if TYPE_CHECKING:
 DEFAULT_KIND = "offload"
 KIND_MODULES: dict[str, str] = {
     "offload": "genoffload.studies.offload_kind",
-    "split": "genoffload.studies.split_study",  # issue 15: split inference (skipped until it exists)
-    "snake": "genoffload.studies.snake_study",  # issue 16: Snake Learning (skipped until it exists)
+    # split / snake (issues 15/16): their modules exist but run through their own CLIs; add them
+    # here once split_study / snake_study call register_kind
 }
 """Module of each shipped kind; importing it registers the kind."""
 SHIPPED_FIRST = ("paper", "gap", "demo")
+OWN_CLI_STUDIES = ("split", "snake")  # shipped, but not (yet) run by the study runner
 """Shipped study files listed first (the others follow in name order)."""
 
 CellFunction = Callable[[dict[str, Any], int], "xr.Dataset"]
@@ -246,8 +247,10 @@ def parse_study(text: str, source: str = "<text>") -> Any:
 
 def shipped_studies() -> list[str]:
     """Names of the study files shipped with the package (``genoffload study run NAME``)."""
+    # split.toml / snake.toml (issues 15/16) are run by `genoffload split run` / `snake compare`
+    # until those families register their study kinds
     stems = {p.name.removesuffix(".toml") for p in resources.files("genoffload.studies").iterdir()
-             if p.name.endswith(".toml")}
+             if p.name.endswith(".toml")} - set(OWN_CLI_STUDIES)
     return [*[s for s in SHIPPED_FIRST if s in stems], *sorted(stems - set(SHIPPED_FIRST))]
 
 

@@ -179,7 +179,8 @@ def compare_cmd(
     rounds: Annotated[int, typer.Option(help="rounds")] = 30,
     lr: Annotated[float, typer.Option(help="Adam learning rate")] = 3e-3,
     seeds: Annotated[int, typer.Option(help="seeds 0..n-1")] = 3,
-    study: Annotated[Path | None, typer.Option(help="a study TOML (or the shipped: snake) instead of the options")] = None,
+    study: Annotated[Path | None,
+                     typer.Option(help="a study TOML (or the shipped: snake) instead of the options")] = None,
 ) -> None:
     """Snake vs FedAvg vs SL on digits (IID and Dirichlet) over seeds: tables and report panels."""
     from genoffload.io import load_toml, read_text
