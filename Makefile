@@ -31,6 +31,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy toolkit models studies
+	$(PY) .ci/lint_imports.py  # the layers and no cycles (pyproject.toml [tool.importlinter])
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -153,14 +153,15 @@ def chain_latency(n: int) -> dict[str, Any]:
 
 
 def episode(name: str, settings: dict[str, Any], seed: int, steps: int, threads: int) -> dict[str, Any]:
-    from genoffload.episode import EpisodeConfig, run_episode, summary
+    from genoffload.episode import EpisodeConfig, summary
     from genoffload.llm import build_chat_model
+    from genoffload.models.reference import run_certified_episode
     from genoffload.policies.icl import ICLPolicy, ICLSettings
     from genoffload.scenario import make_config
 
     policy = ICLPolicy(build_chat_model("embedded", n_threads=threads), ICLSettings(**settings))
     t0 = time.perf_counter()
-    ds = run_episode(make_config({}), policy, EpisodeConfig(steps=steps, seed=seed))
+    ds = run_certified_episode(make_config({}), policy, EpisodeConfig(steps=steps, seed=seed))
     elapsed = time.perf_counter() - t0
     s = summary(ds)
     src = ds["source"].values

@@ -30,10 +30,12 @@ CASES: dict[str, tuple[dict[str, Any], float]] = {
 
 
 def episode(base: Any, policy: Any, steps: int, p: float, reference: str) -> tuple[float, Any]:
-    from genoffload.episode import EpisodeConfig, run_episode
+    from genoffload.episode import EpisodeConfig
+    from genoffload.models.reference import run_certified_episode
 
     t0 = time.perf_counter()
-    ds = run_episode(base, policy, EpisodeConfig(steps=steps, seed=1, arrival_prob=p, reference=reference))
+    ds = run_certified_episode(base, policy,
+                               EpisodeConfig(steps=steps, seed=1, arrival_prob=p, reference=reference))
     return time.perf_counter() - t0, ds
 
 
@@ -51,7 +53,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--icl-steps", type=int, default=100)
     args = ap.parse_args(argv)
-    from genoffload.episode import RulePolicy, summary
+    from genoffload.episode import summary
+    from genoffload.policy import RulePolicy
     from genoffload.scenario import make_config
 
     steps = 60 if args.quick else 300
@@ -68,7 +71,7 @@ def main(argv: list[str]) -> int:
         for _ in range(repeats):
             for mode in times:
                 from genoffload.models import offload_given_z
-                from genoffload.reference import _JOINT_CACHE
+                from genoffload.models.reference import _JOINT_CACHE
 
                 offload_given_z._CACHE.clear()  # no help from an earlier repeat
                 _JOINT_CACHE.clear()

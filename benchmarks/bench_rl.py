@@ -28,10 +28,11 @@ from typing import Any
 
 
 def held_out(base: Any, policy: Any, steps: int, seed: int) -> dict[str, Any]:
-    from genoffload.episode import EpisodeConfig, run_episode, summary
+    from genoffload.episode import EpisodeConfig, summary
+    from genoffload.models.reference import run_certified_episode
 
     t0 = time.perf_counter()
-    ds = run_episode(base, policy, EpisodeConfig(steps=steps, seed=seed))
+    ds = run_certified_episode(base, policy, EpisodeConfig(steps=steps, seed=seed))
     elapsed = time.perf_counter() - t0
     s = summary(ds)
     return {**s, "ratio": s["mean_reward"] / s["optimal_reward"],
@@ -60,7 +61,7 @@ def main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     seeds = args.seeds or (1 if args.quick else 3)
 
-    from genoffload.episode import RulePolicy
+    from genoffload.policy import RulePolicy
     from genoffload.rl import DEFAULT_TRAIN_STEPS
     from genoffload.scenario import make_config
 

@@ -30,15 +30,16 @@ machine shared with other jobs a decision right after a pool change can take sev
 
 
 def episode(spec: str, seed: int, steps: int) -> dict[str, Any]:
-    from genoffload.episode import EpisodeConfig, run_episode, summary
+    from genoffload.episode import EpisodeConfig, summary
     from genoffload.llm import build_chat_model
+    from genoffload.models.reference import run_certified_episode
     from genoffload.policies.icl import ICLPolicy, ICLSettings
     from genoffload.scenario import make_config
 
     model = build_chat_model(spec, n_threads=1) if spec == "embedded" else build_chat_model(spec)
     policy = ICLPolicy(model, ICLSettings(deadline_s=DEADLINE_S))
     t0 = time.perf_counter()
-    ds = run_episode(make_config({}), policy, EpisodeConfig(steps=steps, seed=seed))
+    ds = run_certified_episode(make_config({}), policy, EpisodeConfig(steps=steps, seed=seed))
     elapsed = time.perf_counter() - t0
     s = summary(ds)
     src = ds["source"].values

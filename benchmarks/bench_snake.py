@@ -61,7 +61,8 @@ def language(ok: list[bool], quick: bool) -> None:
     for m in ds.method.values:
         print(f"gemma {m}: largest node {float(peak.sel({'method': m})) / 2**30:.3f} GiB allocator, "
               f"{float(rss.sel({'method': m})) / 2**30:.3f} GiB RSS; predicted error max "
-              f"{float(err.sel({'method': m}).max()):.1%}; held-out loss {float(ds.eval_loss.sel({'method': m})):.4f}")
+              f"{float(err.sel({'method': m}).max()):.1%}; "
+              f"held-out loss {float(ds.eval_loss.sel({'method': m})):.4f}")
     ratio = float(peak.sel({"method": "snake"}) / peak.sel({"method": "fedavg"}))
     loss = float(ds.eval_loss.sel({"method": "snake"}) / ds.eval_loss.sel({"method": "fedavg"}) - 1)
     print(f"base loss {float(ds.base_loss):.4f}")

@@ -17,9 +17,13 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from genoffload.episode import EpisodeConfig, Step, StepDecision, run_episode, summary
+from genoffload.episode import EpisodeConfig, summary
 from genoffload.evaluate import evaluate
+from genoffload.llm import loaded_models
+from genoffload.models.offload_given_z import offload_optimum
+from genoffload.models.reference import run_certified_episode
 from genoffload.pipeline import run_policy
+from genoffload.policy import Step, StepDecision
 from genoffload.scenario import generate, make_config
 from genoffload.schedulers import get_scheduler
 from genoffload.studies.cellfiles import (
@@ -34,14 +38,11 @@ from genoffload.studies.cellfiles import (
     record_failure,
     write_cell,
 )
-from genoffload.studies.policies import PolicySpec, loaded_models, online_policy
+from genoffload.studies.policies import PolicySpec, online_policy
 
 __all__ = ["THREAD_ENV", "CellTask", "cell_file", "check_cell", "configure_worker", "episode_cell",
            "error_file", "execute_cell", "open_cell", "read_cell_meta", "record_failure", "run_cell",
            "snapshot_cell", "write_cell"]
-
-DEFAULT_EXACT_GAP = 1e-4
-
 
 @dataclass(frozen=True)
 class CellTask:
@@ -95,7 +96,7 @@ def episode_cell(task: CellTask) -> tuple[xr.Dataset, dict[str, Any]]:
     base = make_config(task.params)
     recorder = _Recorder(online_policy(pol, base, task.seed), pol.key)
     t0 = time.perf_counter()
-    ds = run_episode(base, recorder, _episode_config(task, pol))
+    ds = run_certified_episode(base, recorder, _episode_config(task, pol))
     elapsed = time.perf_counter() - t0
     ds["delay_s"] = ("decision", np.asarray(recorder.delay), {"units": "s", "description": "task delay"})
     ds["preferred"] = ("decision", np.asarray(recorder.preferred, dtype=bool))
@@ -122,23 +123,19 @@ def snapshot_cell(task: CellTask) -> tuple[xr.Dataset, dict[str, Any]]:
     n = int(scen.sizes["task"])
     extra: dict[str, Any] = {}
     sources = ["rule"] * n
-    if pol.kind == "joint":
-        from genoffload.models.solve import solve  # the solver imports the policies package
-
-        t0 = time.perf_counter()
-        res = solve(scen, gap=pol.gap or DEFAULT_EXACT_GAP, time_limit=pol.time_limit_s, threads=1)
-        decide_s = time.perf_counter() - t0
-        result, z, sources = res.dataset, res.z, ["exact"] * n
-        extra = {"exact_gap": float(res.summary.gap), "solver_status": res.summary.status,
-                 "exact_certified": float(res.summary.certified)}
-    elif pol.kind == "rule":
-        plan, result = run_policy(scen, pol.scheduler, pol.name)
+    entry = pol.entry
+    if entry.offline is not None and not entry.learned:  # a snapshot decision (a joint one chooses z)
+        plan, result = run_policy(scen, pol.scheduler, entry.build_offline(**pol.options()))
         z, decide_s = plan.z, float(result.attrs["decide_s"])
+        if "certified" in plan.info:  # the exact solver: its certificate
+            sources = [pol.name] * n
+            extra = {"exact_gap": float(plan.info["gap"]), "solver_status": plan.info["status"],
+                     "exact_certified": float(plan.info["certified"])}
     else:
         base = make_config(task.params)
         policy = online_policy(pol, base, task.seed)
-        if pol.kind == "icl" or pol.agent == "online":  # warm-up: it learns (trained agents are greedy)
-            run_episode(base, policy, _episode_config(task, pol))
+        if entry.warm_up is not None and entry.warm_up(pol.options()):  # it learns in an episode first
+            run_certified_episode(base, policy, _episode_config(task, pol))
         z = get_scheduler(pol.scheduler)(scen)
         step = Step(task.steps, scen, z, scen["units"].values.astype(float),
                     np.random.default_rng([task.seed, task.steps]))
@@ -146,9 +143,7 @@ def snapshot_cell(task: CellTask) -> tuple[xr.Dataset, dict[str, Any]]:
         decision = policy.act(step)
         decide_s = time.perf_counter() - t0
         result, sources = evaluate(scen, z, decision.alpha), list(decision.source)
-    from genoffload.models.offload_given_z import offload_optimum
-
-    reference = offload_optimum(scen, z, evaluated=result if pol.kind != "joint" else None)
+    reference = offload_optimum(scen, z, evaluated=None if entry.joint else result)
     best = reference.reward
     extra.setdefault("reference_gap_s", reference.gap)
     attrs = result.attrs

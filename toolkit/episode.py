@@ -5,7 +5,8 @@ seed), users request a task with probability ``arrival_prob`` (at least one task
 scheduler allocates RBs, the policy decides each task's offloading, and the evaluator scores the
 decisions. The policy then observes the outcome (that is where ICL and RL policies learn).
 
-Every step is measured against its certified reference (:mod:`genoffload.reference`): (a) the
+Every step is measured against its certified reference (:mod:`genoffload.models.reference`,
+passed in by the caller: the core imports no solver): (a) the
 offloading optimum given the scheduler's allocation (``optimal_*``, the regret of the
 offloading decisions) and (b) the joint optimum of allocation and offloading (``joint_*``, the
 radio-allocation regret is (b) - (a)), each with its certified gap.
@@ -14,18 +15,26 @@ radio-allocation regret is (b) - (a)), each with its certified gap.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field
 
 from genoffload.evaluate import evaluate
-from genoffload.policies import Policy, get_policy
-from genoffload.reference import Reference, StepReference
+from genoffload.policy import OnlinePolicy, Step
 from genoffload.scenario import ScenarioConfig, generate
 from genoffload.schedulers import get_scheduler
+
+if TYPE_CHECKING:
+    from genoffload.models.reference import StepReference
+
+
+class StepReferencer(Protocol):
+    """The certified reference of one step (:class:`genoffload.models.reference.Reference`)."""
+
+    def __call__(self, scenario: xr.Dataset, z: np.ndarray,
+                 evaluated: xr.Dataset | None = None) -> StepReference | None: ...
 
 
 class EpisodeConfig(BaseModel):
@@ -42,55 +51,6 @@ class EpisodeConfig(BaseModel):
     reference_gap: float = Field(1e-4, gt=0, lt=1, description="target gap of the joint solve")
     reference_tol_s: float = Field(5e-3, ge=0, description="certified gap per task [s] accepted "
                                    "from the relaxation bound of the joint optimum")
-
-
-@dataclass
-class Step:
-    """What a policy sees at one step."""
-
-    index: int
-    scenario: xr.Dataset
-    z: np.ndarray
-    est_units: np.ndarray  # estimated output size of each task [token or item]
-    rng: np.random.Generator
-
-
-@dataclass
-class StepDecision:
-    """A policy's decisions for the tasks of a step, with where each came from."""
-
-    alpha: np.ndarray
-    source: list[str]  # per task: "llm", "explore", "mask", "fallback", "rule", "rl"
-    latency_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    prompt_tokens: np.ndarray = field(default_factory=lambda: np.zeros(0))
-
-
-class OnlinePolicy(Protocol):
-    """A policy that decides step by step and may learn from each outcome."""
-
-    name: ClassVar[str]
-
-    def act(self, step: Step) -> StepDecision: ...
-
-    def observe(self, step: Step, decision: StepDecision, result: xr.Dataset) -> None: ...
-
-
-class RulePolicy:
-    """Adapter: an offline :class:`~genoffload.policies.Policy` as an online one (no learning)."""
-
-    name: ClassVar[str] = "rule"
-
-    def __init__(self, policy: Policy | str) -> None:
-        self.policy = get_policy(policy) if isinstance(policy, str) else policy
-        self.name = self.policy.name  # type: ignore[misc]
-
-    def act(self, step: Step) -> StepDecision:
-        plan = self.policy.decide(step.scenario, step.z)
-        n = plan.alpha.size
-        return StepDecision(plan.alpha, ["rule"] * n, np.zeros(n), np.zeros(n))
-
-    def observe(self, step: Step, decision: StepDecision, result: xr.Dataset) -> None:
-        return None
 
 
 def step_scenario(base: ScenarioConfig, rng: np.random.Generator, arrival_prob: float) -> xr.Dataset:
@@ -140,8 +100,13 @@ def run_episode(
     policy: OnlinePolicy,
     config: EpisodeConfig,
     progress: Callable[[int, dict[str, float]], None] | None = None,
+    reference: StepReferencer | None = None,
 ) -> xr.Dataset:
     """Run an online episode and return one record per decision and per step.
+
+    ``reference`` computes each step's certified reference; it is needed unless
+    ``config.reference`` is ``"none"``. :func:`genoffload.models.reference.run_certified_episode`
+    builds it from the config (that is what the CLI, the studies and the RL code call).
 
     Returns
     -------
@@ -159,7 +124,9 @@ def run_episode(
     """
     rng = np.random.default_rng(config.seed)
     scheduler = get_scheduler(config.scheduler)
-    reference = Reference(config.reference, config.reference_gap, tol_s=config.reference_tol_s)
+    if reference is None and config.reference != "none":
+        raise TypeError("run_episode needs reference= (genoffload.models.reference.Reference) unless "
+                        "config.reference is 'none'; run_certified_episode builds it")
     rows: dict[str, list[Any]] = {k: [] for k in DECISION_FIELDS}
     steps: dict[str, list[Any]] = {k: [] for k in STEP_FIELDS}
     for t in range(config.steps):
@@ -171,7 +138,7 @@ def run_episode(
         step = Step(t, ds, z, est, rng)
         decision = policy.act(step)
         result = evaluate(ds, z, decision.alpha)
-        ref = reference(ds, z, result)
+        ref = reference(ds, z, result) if reference is not None else None
         if ref is not None:  # learners may log the certified reference of their decisions [s]
             result.attrs["optimal_reward"] = ref.offload.reward
         policy.observe(step, decision, result)

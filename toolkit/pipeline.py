@@ -7,7 +7,7 @@ import time
 import xarray as xr
 
 from genoffload.evaluate import evaluate
-from genoffload.policies import Plan, Policy, get_policy
+from genoffload.policy import Plan, Policy, get_policy
 from genoffload.schedulers import get_scheduler
 
 CERTIFICATION = ("certified", "status", "reason", "gap", "requested_gap", "bound")

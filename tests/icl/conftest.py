@@ -12,8 +12,8 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from genoffload.episode import Step
 from genoffload.policies.icl.prompt import TAIL_HEADERS
+from genoffload.policy import Step
 from genoffload.scenario import generate, make_config
 from genoffload.schedulers import get_scheduler
 

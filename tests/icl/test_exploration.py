@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from genoffload.errors import InputError
-from genoffload.policies.icl.exploration import EpsilonSchedule, exploration_draws, parse_epsilon
+from genoffload.exploration import EpsilonSchedule, exploration_draws, parse_epsilon
 
 
 def test_constant() -> None:

@@ -7,8 +7,9 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel, GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from genoffload.episode import EpisodeConfig, run_episode, summary
+from genoffload.episode import EpisodeConfig, summary
 from genoffload.errors import InputError
+from genoffload.models.reference import run_certified_episode
 from genoffload.policies.heuristics import QualityRule
 from genoffload.policies.icl import ICLPolicy, ICLSettings
 from genoffload.policies.icl.experience import step_keywords
@@ -81,7 +82,7 @@ def test_a_bad_reply_then_a_good_one_recovers(step) -> None:  # type: ignore[no-
 def test_raising_model_falls_back_and_the_episode_completes() -> None:
     model = RaisingChatModel()
     policy = ICLPolicy(model, ICLSettings(epsilon="constant:0.2", max_retries=1, breaker_threshold=1000))
-    ds = run_episode(make_config({}), policy, EpisodeConfig(steps=15, seed=2))
+    ds = run_certified_episode(make_config({}), policy, EpisodeConfig(steps=15, seed=2))
     src = ds["source"].values
     assert set(src) <= {"fallback", "explore"} and (src == "fallback").any()
     assert summary(ds)["fallbacks"] == int((src == "fallback").sum()) == policy.counters.fallback
@@ -154,7 +155,7 @@ def test_same_seed_same_episode() -> None:
     def run(seed: int) -> tuple[np.ndarray, list[str]]:
         model = FakeListChatModel(responses=["edge", "cloud", "cloud", "edge", "edge"])
         policy = ICLPolicy(model, ICLSettings(epsilon="exp:0.5:0.05:5"))
-        ds = run_episode(make_config({}), policy, EpisodeConfig(steps=25, seed=seed))
+        ds = run_certified_episode(make_config({}), policy, EpisodeConfig(steps=25, seed=seed))
         return ds["alpha"].values, ds["source"].values.tolist()
 
     a, b, c = run(4), run(4), run(5)
@@ -165,7 +166,7 @@ def test_same_seed_same_episode() -> None:
 def test_schedules_differing_only_in_eps_see_the_same_scenarios() -> None:
     def services(eps: str) -> list[str]:
         policy = ICLPolicy(FakeListChatModel(responses=["edge"]), ICLSettings(epsilon=eps))
-        ds = run_episode(make_config({}), policy, EpisodeConfig(steps=12, seed=1))
+        ds = run_certified_episode(make_config({}), policy, EpisodeConfig(steps=12, seed=1))
         return ds["service"].values.tolist()
 
     assert services("constant:0") == services("constant:0.7")
@@ -178,12 +179,12 @@ def test_replay_and_exploration_converge_with_a_faithful_copier() -> None:
     cfg = EpisodeConfig(steps=80, seed=1)
     for settings in (ICLSettings(), ICLSettings(epsilon="linear:0.6:0:60", clock="step")):
         explore = ICLPolicy(CopyScorer(), settings)
-        s = summary(run_episode(base, explore, cfg))
+        s = summary(run_certified_episode(base, explore, cfg))
         assert s["tail_reward_ratio"] > 0.999 and s["tail_success_rate"] == 1.0
         assert all(e.offload == (e.keywords[0] in ("science", "coding", "math"))
                    for e in explore.pool.examples())
     greedy = ICLPolicy(CopyScorer(), ICLSettings(epsilon="constant:0", mask_bad=False))
-    g = summary(run_episode(base, greedy, cfg))
+    g = summary(run_certified_episode(base, greedy, cfg))
     assert g["tail_reward_ratio"] < 0.5 and g["explorations"] == 0
 
 
@@ -191,7 +192,7 @@ def test_untried_exploration_and_keyword_clock() -> None:
     """A new keyword tuple explores for sure, then takes the decision it has not tried yet."""
     base = make_config({"token_distribution": "fixed"})
     policy = ICLPolicy(CopyScorer(), ICLSettings(epsilon="linear:1:0:2"))
-    ds = run_episode(base, policy, EpisodeConfig(steps=60, seed=3))
+    ds = run_certified_episode(base, policy, EpisodeConfig(steps=60, seed=3))
     keys = list(zip(ds["service"].values.tolist(), ds["source"].values.tolist(),
                     ds["alpha"].values.tolist(), strict=True))
     for service in set(ds["service"].values.tolist()):
@@ -206,14 +207,14 @@ def test_mask_never_repeats_a_violation() -> None:
     """After a quality miss at the edge for some keywords, the edge is not offered again."""
     base = make_config({"token_distribution": "fixed"})
     masked = ICLPolicy(CopyScorer(), ICLSettings(epsilon="constant:0"))
-    ds = run_episode(base, masked, EpisodeConfig(steps=60, seed=2))
+    ds = run_certified_episode(base, masked, EpisodeConfig(steps=60, seed=2))
     ok = ds["quality_ok"].values
     service = ds["service"].values
     for s in set(service[~ok].tolist()):
         assert (~ok[service == s]).sum() == 1  # one miss per tuple, then masked
     assert (ds["source"].values == "mask").sum() == masked.counters.mask > 0
     free = ICLPolicy(CopyScorer(), ICLSettings(epsilon="constant:0", mask_bad=False))
-    g = run_episode(base, free, EpisodeConfig(steps=60, seed=2))
+    g = run_certified_episode(base, free, EpisodeConfig(steps=60, seed=2))
     assert (~g["quality_ok"].values).sum() > (~ok).sum()
 
 

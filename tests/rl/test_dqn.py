@@ -10,10 +10,11 @@ import pytest
 
 pytest.importorskip("stable_baselines3", reason="needs the drl extra: pip install -e '.[drl]'")
 
-from genoffload.episode import EpisodeConfig, RulePolicy, run_episode, summary
+from genoffload.episode import EpisodeConfig, summary
 from genoffload.errors import InputError
+from genoffload.models.reference import run_certified_episode
 from genoffload.pipeline import run_policy
-from genoffload.policies import get_policy
+from genoffload.policy import RulePolicy, get_policy
 from genoffload.rl import (
     DQNAgent,
     DQNPolicy,
@@ -53,10 +54,10 @@ def test_training_smoke(dqn_trained: TrainingResult) -> None:
 def test_evaluated_through_the_runner(dqn_file: Path, paper: ScenarioConfig) -> None:
     policy = online_policy("dqn", paper, agent=dqn_file)
     assert isinstance(policy, DQNPolicy)
-    ds = run_episode(paper, policy, HELD_OUT)
+    ds = run_certified_episode(paper, policy, HELD_OUT)
     assert set(ds["source"].values.astype(str)) == {"rl"}
     s = summary(ds)
-    rules = {name: summary(run_episode(paper, RulePolicy(name), HELD_OUT))["mean_reward"]
+    rules = {name: summary(run_certified_episode(paper, RulePolicy(name), HELD_OUT))["mean_reward"]
              for name in ("all-edge", "all-cloud")}
     assert s["mean_reward"] > max(rules.values())  # it learned more than a constant decision
     print(f"DQN after 200 runner steps: tail reward ratio {s['tail_reward_ratio']:.3f}")

@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from genoffload.episode import EpisodeConfig, RulePolicy, run_episode
+from genoffload.episode import EpisodeConfig
 from genoffload.errors import InputError
 from genoffload.evaluate import evaluate
+from genoffload.models.reference import run_certified_episode
 from genoffload.policies.icl import experience as icl
+from genoffload.policy import RulePolicy
 from genoffload.rl import ENV_ID, MAX_EPISODE_STEPS, EdgeCloudOffloadEnv
 from genoffload.rl import observation as obs_mod
 from genoffload.scenario import make_config
@@ -63,7 +65,7 @@ def test_reset_seed_determinism() -> None:
 def test_rewards_equal_the_runner(arrival_prob: float) -> None:
     """Quality-rule actions on the env give the runner's records decision by decision."""
     base = make_config(BUSY)
-    ref = run_episode(base, RulePolicy("quality-rule"), EpisodeConfig(steps=12, seed=5,
+    ref = run_certified_episode(base, RulePolicy("quality-rule"), EpisodeConfig(steps=12, seed=5,
                                                                         arrival_prob=arrival_prob))
     n = ref.sizes["decision"]
     assert n > 12 if arrival_prob > 0.1 else n >= 12  # busy steps hold several tasks

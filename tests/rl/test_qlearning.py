@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genoffload.episode import EpisodeConfig, RulePolicy, run_episode, summary
+from genoffload.episode import EpisodeConfig, summary
 from genoffload.errors import InputError
+from genoffload.models.reference import run_certified_episode
 from genoffload.pipeline import run_policy
-from genoffload.policies import POLICIES, get_policy
+from genoffload.policy import RulePolicy, get_policy, policy_entry
 from genoffload.rl import (
     QAgent,
     QLearningPolicy,
@@ -29,13 +30,13 @@ HELD_OUT = EpisodeConfig(steps=120, seed=7)
 
 
 def test_learns_the_paper_setting(paper: ScenarioConfig, q_trained: TrainingResult) -> None:
-    ds = run_episode(paper, q_trained.agent.online(), HELD_OUT)
+    ds = run_certified_episode(paper, q_trained.agent.online(), HELD_OUT)
     s = summary(ds)
     assert s["tail_reward_ratio"] >= 0.99
     assert s["success_rate"] == 1.0
     assert set(ds["source"].values.astype(str)) == {"rl"}
     # greedy evaluation draws nothing: the same scenarios as a rule policy for the same seed
-    ref = run_episode(paper, RulePolicy("quality-rule"), HELD_OUT)
+    ref = run_certified_episode(paper, RulePolicy("quality-rule"), HELD_OUT)
     np.testing.assert_array_equal(ds["optimal_reward"].values, ref["optimal_reward"].values)
     np.testing.assert_array_equal(ds["alpha"].values, ref["optimal_alpha"].values)
 
@@ -113,7 +114,7 @@ def test_corrupt_table(tmp_path: Path, q_file: Path) -> None:
 
 
 def test_registry_policy(q_file: Path) -> None:
-    assert getattr(POLICIES["q-learning"], "learned", False) and getattr(POLICIES["dqn"], "learned", False)
+    assert policy_entry("q-learning").learned and policy_entry("dqn").learned
     ds = generate(make_config({"seed": 11}))
     plan, result = run_policy(ds, "pf", get_policy("q-learning", agent=str(q_file)))
     _, rule = run_policy(ds, "pf", "quality-rule")

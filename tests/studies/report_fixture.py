@@ -25,10 +25,12 @@ import numpy as np
 import polars as pl
 import xarray as xr
 
-from genoffload.episode import EpisodeConfig, RulePolicy, Step, StepDecision, run_episode, summary
+from genoffload.episode import EpisodeConfig, summary
 from genoffload.io import write_atomic
+from genoffload.models.reference import run_certified_episode
 from genoffload.models.solve import solve
 from genoffload.pipeline import run_policy
+from genoffload.policy import RulePolicy, Step, StepDecision
 from genoffload.scenario import generate, make_config
 
 GRID = ("sites", "users", "rbs", "token_mean", "quality_share", "llm_pair", "edge_model",
@@ -160,7 +162,7 @@ def episode_cells(study: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]
                 row = _row(study, case, label, name, seed, "episode")
                 recorder = DelayRecorder(_online_policy(label))
                 t0 = time.perf_counter()
-                ds = run_episode(scenario_config(case, 0), recorder,
+                ds = run_certified_episode(scenario_config(case, 0), recorder,
                                  EpisodeConfig(steps=EPISODE_STEPS, seed=seed, arrival_prob=0.5))
                 wall = time.perf_counter() - t0
                 stats = summary(ds)

@@ -100,7 +100,7 @@ def demo_cmd(
 ) -> None:
     """Generate the default 7-site UMa scenario and evaluate every policy on it."""
     from genoffload.cli import evaluate_cmd as ev
-    from genoffload.policies import POLICIES
+    from genoffload.policy import entries
     from genoffload.scenario import generate, make_config, save
 
     cfg = make_config({"sites": 7, "users": 20, "tasks_per_user": (1, 3), "seed": seed})
@@ -110,8 +110,7 @@ def demo_cmd(
     out.print(f"scenario: {path} ({ds.sizes['cell']} cells, {ds.sizes['user']} users, "
                   f"{ds.sizes['rb']} RBs, {ds.sizes['task']} tasks; "
                   f"edge {ds.attrs['edge_model']}, cloud {ds.attrs['cloud_model']})")
-    offloading = sorted(n for n, f in POLICIES.items()
-                        if not getattr(f, "joint", False) and not getattr(f, "learned", False))
+    offloading = [e.name for e in entries() if e.offline is not None and not e.joint and not e.learned]
     results = [r for scheduler in ("pf", "round-robin")
                for r in ev.evaluate_many(ds, scheduler, offloading)]
     results += ev.evaluate_many(ds, "pf", ["exact"])

@@ -13,7 +13,7 @@ import typer
 
 from genoffload.errors import InputError
 from genoffload.io import write_atomic as write_atomic
-from genoffload.llm.spec import MissingDependencyError
+from genoffload.llm.deps import MissingDependencyError
 
 if TYPE_CHECKING:
     from rich.console import Console

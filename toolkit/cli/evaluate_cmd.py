@@ -16,7 +16,7 @@ from genoffload.errors import InputError
 from genoffload.evaluate import to_table
 from genoffload.io import check_output
 from genoffload.pipeline import CERTIFICATION, run_policy
-from genoffload.policies import POLICIES
+from genoffload.policy import entries, policy_entry
 from genoffload.scenario import load_scenario
 from genoffload.schedulers import get_scheduler
 
@@ -35,7 +35,7 @@ def evaluate_many(scenario: xr.Dataset, scheduler: str, policies: list[str],
     get_scheduler(scheduler)  # fail early on an unknown name
     names = policies
     if "all" in policies:
-        names = sorted(n for n, f in POLICIES.items() if not getattr(f, "learned", False))
+        names = [e.name for e in entries() if e.offline is not None and not e.learned]
         if agent is not None:
             from genoffload.rl import load_agent
 
@@ -46,7 +46,7 @@ def evaluate_many(scenario: xr.Dataset, scheduler: str, policies: list[str],
 
 def _policy(name: str, scenario: xr.Dataset, agent: Path | None) -> Any:
     """A name, or for an RL policy the policy object with its agent (trained now if needed)."""
-    if not getattr(POLICIES.get(name), "learned", False):
+    if not policy_entry(name).learned:
         return name
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -104,11 +104,9 @@ def evaluate_cmd(
         help="trained agent for q-learning/dqn (genoffload rl train)")] = None,
 ) -> None:
     """Evaluate offloading policies on a scenario (eqs. 1-4, 10)."""
-    import genoffload.rl  # noqa: F401 (registers the q-learning and dqn policies)
-
     names = policy or ["quality-rule"]
     if agent is not None and "all" not in names and not any(
-            getattr(POLICIES.get(n), "learned", False) for n in names):
+            policy_entry(n).learned for n in names):
         raise InputError("agent", str(agent), "only the q-learning and dqn policies use an agent")
     if output is not None:  # before any work: an input, a study's file, an unwritable place
         check_output(output, "output", [scenario, *([agent] if agent else [])])

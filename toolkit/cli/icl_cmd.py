@@ -11,7 +11,7 @@ import typer
 
 from genoffload.cli.common import console, episode_table, jsonable, user_errors, write_atomic
 from genoffload.errors import InputError
-from genoffload.io import check_model_file, check_output_folder
+from genoffload.io import check_output_folder
 from genoffload.llm.deadline import DEFAULT_DEADLINE_S
 from genoffload.sizes import check_episode_size, check_seed
 
@@ -35,25 +35,6 @@ def _scenario(path: Path | None) -> Any:
     cfg = make_config({}) if path is None else make_config(read_config_file(path), prefix="config")
     warn_unbindable(cfg)
     return cfg
-
-
-def _model(spec: str, threads: int | None) -> Any:
-    from genoffload.llm import MissingDependencyError, build_chat_model, parse_llm_spec
-
-    parsed = parse_llm_spec(spec)
-    if parsed.provider == "embedded" and parsed.model:
-        check_model_file(parsed.model, "llm", spec)
-    try:
-        if parsed.provider != "embedded":
-            return build_chat_model(parsed)
-        model = build_chat_model(parsed, n_threads=threads)
-        _ = model.llama  # load the GGUF now: a bad file fails at start, not at the first LLM call
-        return model
-    except (MissingDependencyError, FileNotFoundError) as err:
-        raise InputError("llm", spec, str(err).removeprefix("llm: ")) from None
-    except (ValueError, RuntimeError) as err:  # llama.cpp: "Failed to load model from file"
-        reason = (str(err).splitlines() or [type(err).__name__])[0][:100]
-        raise InputError("llm", spec, f"cannot load the GGUF model ({reason})") from None
 
 
 def summary_table(stats: dict[str, Any], title: str) -> Any:
@@ -102,7 +83,9 @@ def run_cmd(
     """Run an online episode with the ICL policy; write DIR/episode.nc and DIR/summary.json."""
     from pydantic import ValidationError
 
-    from genoffload.episode import EpisodeConfig, run_episode, summary
+    from genoffload.episode import EpisodeConfig, summary
+    from genoffload.llm import chat_model
+    from genoffload.models.reference import run_certified_episode
     from genoffload.policies.icl import DEFAULT_EPSILON, ICLPolicy, ICLSettings, parse_epsilon
 
     # --- validate everything before loading a model or touching the output folder ---
@@ -132,7 +115,7 @@ def run_cmd(
 
     out = console()
     t_load = time.perf_counter()
-    model = _model(llm, threads)
+    model = chat_model(llm, threads)
     policy = ICLPolicy(model, settings)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -147,7 +130,7 @@ def run_cmd(
                 f"reward {info['reward']:7.2f}  pool {len(policy.pool):3d}  "
                 f"llm {c.llm} explore {c.explore} mask {c.mask} fallback {c.fallback}"))
 
-        ds = run_episode(base, policy, config, progress=progress)
+        ds = run_certified_episode(base, policy, config, progress=progress)
     elapsed = time.perf_counter() - t0
     stats = summary(ds)
     sources = ds["source"].values

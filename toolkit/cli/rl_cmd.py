@@ -158,7 +158,8 @@ def eval_cmd(
     scheduler: Annotated[str, typer.Option(help="pf, round-robin or max-rate")] = "pf",
 ) -> None:
     """Evaluate a trained agent (greedy, no learning) on an online episode."""
-    from genoffload.episode import run_episode, summary
+    from genoffload.episode import summary
+    from genoffload.models.reference import run_certified_episode
     from genoffload.rl import load_agent
     from genoffload.rl.agents import check_observation
 
@@ -178,7 +179,7 @@ def eval_cmd(
     policy = loaded.online()
     t0 = time.perf_counter()
     with _bar(f"{loaded.algo} eval", steps) as progress:
-        ds = run_episode(base, policy, config, progress=lambda t, _: progress(t + 1, steps))
+        ds = run_certified_episode(base, policy, config, progress=lambda t, _: progress(t + 1, steps))
     elapsed = time.perf_counter() - t0
     stats: dict[str, Any] = dict(summary(ds))
     stats.update(decisions=int(ds.sizes["decision"]), elapsed_s=elapsed,

@@ -10,13 +10,9 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from genoffload.llm.spec import (
-    DEFAULT_SPEC,
-    LLMSpec,
-    MissingDependencyError,
-    build_chat_model,
-    parse_llm_spec,
-)
+from genoffload.llm.deps import MissingDependencyError
+from genoffload.llm.models import chat_model, loaded_models
+from genoffload.llm.spec import DEFAULT_SPEC, LLMSpec, build_chat_model, parse_llm_spec
 
 if TYPE_CHECKING:
     from genoffload.llm.embedded import (
@@ -54,10 +50,12 @@ __all__ = [
     "as_scorer",
     "build_chat_model",
     "candidate_probabilities",
+    "chat_model",
     "create_llama",
     "default_n_threads",
     "embedded_model_path",
     "load_llama",
+    "loaded_models",
     "parse_llm_spec",
     "pick_candidate",
     "score_continuations",

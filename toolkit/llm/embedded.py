@@ -20,13 +20,13 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field, PrivateAttr
 
+from genoffload.llm.deps import missing_dependency
 from genoffload.llm.scoring import (
     CANONICAL_ATTR,
     ScoringResult,
     common_prefix,
     score_continuations,
 )
-from genoffload.llm.spec import missing_dependency
 
 if TYPE_CHECKING:
     from llama_cpp import Llama

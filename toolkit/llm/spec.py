@@ -28,6 +28,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any, Literal
 
 from genoffload.errors import InputError
+from genoffload.llm.deps import missing_dependency
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseLanguageModel
@@ -51,33 +52,6 @@ DEFAULT_TIMEOUT_S = 10.0
 """Client-side socket timeout of the remote providers [s]; the policy's per-decision deadline
 (:data:`genoffload.llm.deadline.DEFAULT_DEADLINE_S`) bounds a whole request."""
 DUMMY_API_KEY = "EMPTY"
-
-
-class MissingDependencyError(ImportError):
-    """An optional package needed by the chosen ``--llm`` provider is not installed."""
-
-
-def missing_dependency(provider: str, package: str, extra: str) -> MissingDependencyError:
-    """One-line error naming the missing package and the pip extra that installs it.
-
-    Parameters
-    ----------
-    provider : str
-        The ``--llm`` provider that needs it.
-    package : str
-        PyPI name of the missing package.
-    extra : str
-        The ``genoffload`` extra that installs it.
-
-    Returns
-    -------
-    MissingDependencyError
-        To be raised by the caller.
-    """
-    return MissingDependencyError(
-        f"llm: provider '{provider}' needs the package {package}, which is not installed "
-        f"(install it with: pip install 'genoffload[{extra}]')"
-    )
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,6 @@
-"""Offloading policies behind one interface (:class:`Policy`), found by name in ``POLICIES``."""
+"""Offloading policies: the heuristics (:mod:`~genoffload.policies.heuristics`) and the ICL policy
+(:mod:`~genoffload.policies.icl`); their interface and the registry are in :mod:`genoffload.policy`."""
 
-from genoffload.policies import exact as exact
 from genoffload.policies import heuristics as heuristics
-from genoffload.policies.base import POLICIES, Plan, Policy, get_policy, register
 
-__all__ = ["POLICIES", "Plan", "Policy", "exact", "get_policy", "heuristics", "register"]
+__all__ = ["heuristics"]

@@ -8,7 +8,7 @@ import numpy as np
 import xarray as xr
 
 from genoffload import delay
-from genoffload.policies.base import BoolArray, Plan, register
+from genoffload.policy import BoolArray, Plan, PolicyEntry
 
 
 def _edge_meets_quality(scenario: xr.Dataset) -> BoolArray:
@@ -21,7 +21,6 @@ def _cloud_meets_quality(scenario: xr.Dataset) -> BoolArray:
                              scenario["quality_edge"].values, scenario["quality_cloud"].values)
 
 
-@register("all-edge")
 class AllEdge:
     """Every task at the edge (``alpha = 0``), whatever its quality requirement."""
 
@@ -32,7 +31,6 @@ class AllEdge:
         return Plan(z, np.zeros(scenario.sizes["task"], dtype=bool))
 
 
-@register("all-cloud")
 class AllCloud:
     """Every task offloaded to the cloud (``alpha = 1``)."""
 
@@ -43,7 +41,6 @@ class AllCloud:
         return Plan(z, np.ones(scenario.sizes["task"], dtype=bool))
 
 
-@register("quality-rule")
 class QualityRule:
     """Offload exactly when the edge model misses the task's quality requirement (4e)."""
 
@@ -54,7 +51,6 @@ class QualityRule:
         return Plan(z, ~_edge_meets_quality(scenario))
 
 
-@register("greedy")
 class Greedy:
     """Per task, the faster side (radio, backhaul and generation) among those meeting quality.
 
@@ -80,3 +76,10 @@ class Greedy:
         at_cloud = np.where(_cloud_meets_quality(scenario), delay.task_delay(True, *args), np.inf)
         return Plan(z, at_cloud < at_edge)
 
+
+ALL_EDGE = PolicyEntry("all-edge", "rule", offline=AllEdge, description=AllEdge.__doc__ or "")
+ALL_CLOUD = PolicyEntry("all-cloud", "rule", offline=AllCloud, description=AllCloud.__doc__ or "")
+QUALITY_RULE = PolicyEntry("quality-rule", "rule", offline=QualityRule,
+                           description=(QualityRule.__doc__ or "").splitlines()[0])
+GREEDY = PolicyEntry("greedy", "rule", offline=Greedy, description=(Greedy.__doc__ or "").splitlines()[0])
+"""Registry entries (declared in ``pyproject.toml``, group ``genoffload.policies``)."""

@@ -1,13 +1,13 @@
 """RL agents wherever policies are named: loading, training, online and offline policies.
 
-``online_policy(algo, base, agent=...)`` gives an :class:`~genoffload.episode.OnlinePolicy` for
+``online_policy(algo, base, agent=...)`` gives an :class:`~genoffload.policy.OnlinePolicy` for
 ``run_episode`` (studies, ``genoffload rl eval``). The offline policies ``q-learning`` and
-``dqn`` are registered in :data:`genoffload.policies.POLICIES` on import of
-:mod:`genoffload.rl` (``get_policy("q-learning", agent=PATH)``, ``genoffload evaluate --policy
-q-learning --agent PATH``): per task the greedy decision from the task's observation, with the
-true output size (offline, no estimate noise). Without an agent, ``q-learning`` trains one on
-the scenario's config (its ``config`` attribute) with the default budget at the first
-decision; ``dqn`` needs an agent.
+``dqn`` are in the policy registry (:mod:`genoffload.rl.entries`;
+``get_policy("q-learning", agent=PATH)``, ``genoffload evaluate --policy q-learning --agent
+PATH``): per task the greedy decision from the task's observation, with the true output size
+(offline, no estimate noise). Without an agent, ``q-learning`` trains one on the scenario's
+config (its ``config`` attribute) with the default budget at the first decision; ``dqn``
+needs an agent.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from typing import Any, ClassVar
 
 import xarray as xr
 
-from genoffload.episode import OnlinePolicy
 from genoffload.errors import InputError
 from genoffload.io import load_json
-from genoffload.policies import Plan, register
+from genoffload.policy import OnlinePolicy, Plan
 from genoffload.rl.dqn import DQNAgent, train_dqn
 from genoffload.rl.observation import ObservationSpec
 from genoffload.rl.options import EnvOptions, scenario_config
@@ -172,7 +171,6 @@ class _LearnedPolicy:
         return Plan(z, alpha, {"agent": agent.spec.describe()})
 
 
-@register("q-learning")
 class QLearningOffline(_LearnedPolicy):
     """Tabular Q-learning agent (greedy); trains on the scenario's config when given no agent."""
 
@@ -183,7 +181,6 @@ class QLearningOffline(_LearnedPolicy):
         return train("q-learning", base, self.train_steps, self.seed, progress=self.progress).agent
 
 
-@register("dqn")
 class DQNOffline(_LearnedPolicy):
     """DQN agent (stable-baselines3, greedy); needs a trained agent."""
 

@@ -29,9 +29,9 @@ import numpy as np
 import xarray as xr
 
 from genoffload import __version__
-from genoffload.episode import Step, StepDecision
 from genoffload.errors import InputError
 from genoffload.io import load_json, write_atomic
+from genoffload.policy import Step, StepDecision
 from genoffload.rl.observation import ObservationSpec
 from genoffload.rl.options import EnvOptions, env_options
 from genoffload.rl.training import TrainingLog, TrainingResult

@@ -45,7 +45,7 @@ from genoffload.errors import InputError
 from genoffload.evaluate import evaluate_arrays
 from genoffload.gym_plugin import ENV_ID, MAX_EPISODE_STEPS
 from genoffload.gym_plugin import register_envs as register_env
-from genoffload.reference import Reference
+from genoffload.models.reference import Reference
 from genoffload.rl.options import env_options, scenario_config
 from genoffload.schedulers import get_scheduler
 

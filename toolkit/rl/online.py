@@ -22,9 +22,9 @@ from typing import Any, ClassVar
 import numpy as np
 import xarray as xr
 
-from genoffload.episode import OnlinePolicy, Step, StepDecision
 from genoffload.errors import InputError
-from genoffload.policies.icl.exploration import exploration_draws
+from genoffload.exploration import exploration_draws
+from genoffload.policy import OnlinePolicy, Step, StepDecision
 from genoffload.rl.options import env_options
 from genoffload.scenario import ScenarioConfig
 

@@ -38,16 +38,17 @@ import numpy as np
 import xarray as xr
 
 from genoffload import __version__
-from genoffload.episode import Step, StepDecision, run_episode
 from genoffload.errors import InputError
 from genoffload.evaluate import evaluate
-from genoffload.io import load_json, write_atomic
-from genoffload.policies.icl.exploration import (
+from genoffload.exploration import (
     EXPLORE_CHOICES,
     exploration_draws,
     explore_choice,
     parse_epsilon,
 )
+from genoffload.io import load_json, write_atomic
+from genoffload.models.reference import run_certified_episode
+from genoffload.policy import Step, StepDecision
 from genoffload.rl.observation import ObservationSpec
 from genoffload.rl.options import EnvOptions, env_options
 from genoffload.rl.training import TrainingLog, TrainingResult
@@ -236,7 +237,7 @@ def train_q_learning(base: ScenarioConfig, steps: int, seed: int = 0,
                      options: EnvOptions | dict[str, Any] | None = None,
                      settings: QSettings | None = None,
                      progress: Callable[[int, int], None] | None = None) -> TrainingResult:
-    """Train a Q agent on ``steps`` runner steps of ``run_episode(base, seed)``.
+    """Train a Q agent on ``steps`` runner steps of ``run_certified_episode(base, seed)``.
 
     Parameters
     ----------
@@ -258,7 +259,7 @@ def train_q_learning(base: ScenarioConfig, steps: int, seed: int = 0,
     agent = QAgent(opts.observation(base), settings)
     policy = QLearningPolicy(agent, learn=True)
     t0 = time.perf_counter()
-    episode = run_episode(base, policy, opts.episode(steps, seed),
+    episode = run_certified_episode(base, policy, opts.episode(steps, seed),
                           progress=(lambda t, _: progress(t + 1, steps)) if progress else None)
     elapsed = time.perf_counter() - t0
     agent.meta["training"] = {"steps": steps, "decisions": policy.log.decisions, "seed": seed,

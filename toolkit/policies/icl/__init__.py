@@ -4,6 +4,7 @@
 :func:`genoffload.episode.run_episode`; ``genoffload icl run`` drives it from the command line.
 """
 
+from genoffload.exploration import EpsilonSchedule, exploration_draws, parse_epsilon
 from genoffload.policies.icl.experience import (
     Experience,
     LatestReplay,
@@ -12,7 +13,6 @@ from genoffload.policies.icl.experience import (
     size_bucket,
     step_keywords,
 )
-from genoffload.policies.icl.exploration import EpsilonSchedule, exploration_draws, parse_epsilon
 from genoffload.policies.icl.policy import DEFAULT_EPSILON, ICLPolicy, ICLSettings
 from genoffload.policies.icl.prompt import (
     CHAT_TEMPLATE,

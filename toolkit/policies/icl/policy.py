@@ -25,8 +25,13 @@ import xarray as xr
 from langchain_core.language_models import BaseLLM
 from langchain_core.prompt_values import StringPromptValue
 
-from genoffload.episode import Step, StepDecision
 from genoffload.errors import InputError
+from genoffload.exploration import (
+    EXPLORE_CHOICES,
+    exploration_draws,
+    explore_choice,
+    parse_epsilon,
+)
 from genoffload.llm import as_scorer, pick_candidate
 from genoffload.llm.deadline import (
     DEFAULT_DEADLINE_S,
@@ -37,7 +42,6 @@ from genoffload.llm.deadline import (
 )
 from genoffload.llm.replies import ReadDecision, read_decision
 from genoffload.llm.spec import without_logprobs
-from genoffload.policies.base import Policy
 from genoffload.policies.heuristics import QualityRule
 from genoffload.policies.icl.experience import (
     Experience,
@@ -45,12 +49,6 @@ from genoffload.policies.icl.experience import (
     check_extras,
     make_pool,
     step_keywords,
-)
-from genoffload.policies.icl.exploration import (
-    EXPLORE_CHOICES,
-    exploration_draws,
-    explore_choice,
-    parse_epsilon,
 )
 from genoffload.policies.icl.prompt import (
     CHAT_TEMPLATE,
@@ -62,6 +60,7 @@ from genoffload.policies.icl.prompt import (
     estimate_tokens,
     render_query,
 )
+from genoffload.policy import Policy, Step, StepDecision
 
 SCORING_MODES = ("auto", "on", "off")
 CLOCKS = ("keywords", "step")
@@ -81,7 +80,7 @@ class ICLSettings:
     replay : {'prioritized', 'latest'}
         The paper's prioritized replay, or baseline 1 (the latest ``max_examples``).
     epsilon : str
-        Exploration schedule (:func:`~genoffload.policies.icl.exploration.parse_epsilon`);
+        Exploration schedule (:func:`~genoffload.exploration.parse_epsilon`);
         ``constant:0`` is baseline 2.
     clock : {'step', 'keywords'}
         What the epsilon schedule counts: episode steps (the paper) or the earlier decisions

@@ -31,6 +31,7 @@ import hashlib
 import math
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -39,8 +40,12 @@ import xarray as xr
 
 from genoffload import constraints as cons
 from genoffload import delay
-from genoffload.models import InfeasibleError, solve
+from genoffload.episode import EpisodeConfig, run_episode
+from genoffload.models.diagnose import InfeasibleError
 from genoffload.models.offload_given_z import OffloadOptimum, OffloadSolver, offload_optimum
+from genoffload.models.solve import solve
+from genoffload.policy import OnlinePolicy
+from genoffload.scenario import ScenarioConfig
 
 Mode = Literal["joint", "offload", "none"]
 JOINT_CACHE_SIZE = 2048
@@ -239,5 +244,19 @@ class Reference:
             return JointOptimum(offload.alpha, offload.reward, offload.gap, offload.status, "offload")
         return out
 
+    @classmethod
+    def for_config(cls, config: EpisodeConfig) -> Reference:
+        """The reference an episode's config asks for (``reference``, ``reference_gap``,
+        ``reference_tol_s``)."""
+        return cls(config.reference, config.reference_gap, tol_s=config.reference_tol_s)
 
-__all__ = ["JointOptimum", "Reference", "StepReference", "full_allocation", "relaxed_capacity"]
+
+def run_certified_episode(base: ScenarioConfig, policy: OnlinePolicy, config: EpisodeConfig,
+                          progress: Callable[[int, dict[str, float]], None] | None = None) -> xr.Dataset:
+    """:func:`genoffload.episode.run_episode` with the certified per-step reference of ``config``."""
+    ref = Reference.for_config(config) if config.reference != "none" else None
+    return run_episode(base, policy, config, progress, reference=ref)
+
+
+__all__ = ["JointOptimum", "Reference", "StepReference", "full_allocation", "relaxed_capacity",
+           "run_certified_episode"]

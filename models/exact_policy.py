@@ -6,10 +6,13 @@ from typing import ClassVar
 
 import xarray as xr
 
-from genoffload.policies.base import BoolArray, Plan, register
+from genoffload.models.solve import solve
+from genoffload.policy import BoolArray, Plan, PolicyEntry
+
+DEFAULT_GAP = 1e-4
+"""Target gap of the exact policy relative to the z-dependent part of the objective [1]."""
 
 
-@register("exact")
 class Exact:
     """Optimal ``z`` and ``alpha`` by :func:`genoffload.models.solve` (joint policy).
 
@@ -26,13 +29,23 @@ class Exact:
     name: ClassVar[str] = "exact"
     joint: ClassVar[bool] = True
 
-    def __init__(self, gap: float = 1e-4, time_limit: float | None = None,
+    def __init__(self, gap: float = DEFAULT_GAP, time_limit: float | None = None,
                  threads: int = 1) -> None:
         self.gap, self.time_limit, self.threads = gap, time_limit, threads
 
     def decide(self, scenario: xr.Dataset, z: BoolArray) -> Plan:
         """Solve the scenario (the given ``z`` is not needed: PF is the solver's warm start)."""
-        from genoffload.models import solve  # local: models import the policies package
-
         res = solve(scenario, gap=self.gap, time_limit=self.time_limit, threads=self.threads)
         return Plan(res.z, res.alpha, info=res.to_dict())
+
+
+def exact_policy(gap: float | None = None, time_limit_s: float | None = None, threads: int = 1,
+                 time_limit: float | None = None) -> Exact:
+    """The exact policy from study options (``gap``, ``time_limit_s`` [s]) or keywords."""
+    return Exact(DEFAULT_GAP if gap is None else gap,
+                 time_limit_s if time_limit_s is not None else time_limit, threads)
+
+
+EXACT = PolicyEntry("exact", "joint", offline=exact_policy, options=("gap", "time_limit_s"), joint=True,
+                    description="certified optimum of the joint problem (4) by the exact solver")
+"""Registry entry (declared in ``pyproject.toml``, group ``genoffload.policies``)."""
