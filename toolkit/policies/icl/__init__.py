@@ -13,7 +13,7 @@ from genoffload.policies.icl.experience import (
     size_bucket,
     step_keywords,
 )
-from genoffload.policies.icl.policy import DEFAULT_EPSILON, ICLPolicy, ICLSettings
+from genoffload.policies.icl.policy import ICLPolicy
 from genoffload.policies.icl.prompt import (
     CHAT_TEMPLATE,
     PAPER_LABELS,
@@ -23,6 +23,7 @@ from genoffload.policies.icl.prompt import (
     PromptBuilder,
     task_description,
 )
+from genoffload.policies.icl.settings import DEFAULT_EPSILON, ICLSettings
 
 __all__ = [
     "CHAT_TEMPLATE",

@@ -8,7 +8,8 @@ from typing import Any
 from genoffload.errors import InputError
 from genoffload.io import check_model_file
 from genoffload.llm import chat_model, parse_llm_spec
-from genoffload.policies.icl.policy import ICLPolicy, ICLSettings
+from genoffload.policies.icl.policy import ICLPolicy
+from genoffload.policies.icl.settings import ICLSettings
 from genoffload.policy import OnlinePolicy, PolicyEntry
 from genoffload.scenario import ScenarioConfig
 

@@ -17,24 +17,23 @@ outcomes become experiences, evaluated and stored by the replay (Steps 3-4).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from typing import Any, ClassVar
 
 import numpy as np
 import xarray as xr
 from langchain_core.language_models import BaseLLM
 from langchain_core.prompt_values import StringPromptValue
+from langchain_core.runnables import RunnableLambda
 
 from genoffload.errors import InputError
 from genoffload.exploration import (
-    EXPLORE_CHOICES,
     exploration_draws,
     explore_choice,
     parse_epsilon,
 )
 from genoffload.llm import as_scorer, pick_candidate
 from genoffload.llm.deadline import (
-    DEFAULT_DEADLINE_S,
     CircuitBreaker,
     CircuitOpen,
     DeadlineExceeded,
@@ -46,155 +45,28 @@ from genoffload.policies.heuristics import QualityRule
 from genoffload.policies.icl.experience import (
     Experience,
     Keywords,
-    check_extras,
     make_pool,
     step_keywords,
 )
 from genoffload.policies.icl.prompt import (
     CHAT_TEMPLATE,
     CONTENT_FREE,
-    TAIL_HEADERS,
     Labels,
     Prompt,
     PromptBuilder,
     estimate_tokens,
     render_query,
 )
+from genoffload.policies.icl.settings import Counters, ICLSettings
 from genoffload.policy import Policy, Step, StepDecision
 
-SCORING_MODES = ("auto", "on", "off")
-CLOCKS = ("keywords", "step")
-CALIBRATIONS = ("no-hint", "always", "off")
-DEFAULT_EPSILON = "linear:1:0:5"
-"""Default schedule, on the keyword clock: a new keyword tuple explores for sure (a fair coin),
-then with probability 0.8, 0.6, 0.4, 0.2 on its next decisions (the untried decision first),
-then never."""
+
+class _Retry(Exception):
+    """A failed try of an LLM decision that may be tried again (within the deadline)."""
 
 
-@dataclass(frozen=True)
-class ICLSettings:
-    """Settings of :class:`ICLPolicy`.
-
-    Attributes
-    ----------
-    replay : {'prioritized', 'latest'}
-        The paper's prioritized replay, or baseline 1 (the latest ``max_examples``).
-    epsilon : str
-        Exploration schedule (:func:`~genoffload.exploration.parse_epsilon`);
-        ``constant:0`` is baseline 2.
-    clock : {'step', 'keywords'}
-        What the epsilon schedule counts: episode steps (the paper) or the earlier decisions
-        with the same keywords, so that a keyword tuple first seen late is still explored.
-    explore : {'untried', 'random'}
-        What an exploring task decides: the decision not yet tried for its keywords (default)
-        or the paper's fair coin.
-    max_examples : int
-        Most examples in the prompt (and the size of the ``latest`` pool).
-    max_prompt_tokens : int
-        Token budget of a prompt [tokens].
-    labels : tuple[str, str]
-        Decision words (local, offload).
-    calibrate : {'no-hint', 'always', 'off'}
-        Calibrate candidate scores against a content-free query (scoring models only):
-        for queries without a repeated example (``no-hint``), for every query, or never.
-    scoring : {'auto', 'on', 'off'}
-        Candidate scoring when the model supports it (auto), always (on), never (off: the
-        runnable chain with a strict parser).
-    repeat_match : bool
-        Repeat relevant Good examples just before the query (the one with the query's
-        keywords, else the latest of the same service type).
-    match_repeats : int
-        How many times each repeated example is written (1 was tried in issue 13: tail reward
-        ratio 96 % and 74 % instead of 100 % on two of three seeds).
-    tail_headers : {'long', 'short'}
-        Header line of the tail (:data:`~genoffload.policies.icl.prompt.TAIL_HEADERS`); the
-        short one, tried in issue 13, lost quality on one seed of three (95 % instead of 100 %).
-    extras : tuple[str, ...]
-        Extra keywords: ``link``, ``load``.
-    max_retries : int
-        Retries of a failed LLM decision before the fallback (within ``deadline_s``).
-    deadline_s : float
-        Time budget of one LLM decision asked of a model (a served one), every try included,
-        up to the last byte of the reply [s]; then the decision falls back (counted).
-    breaker_threshold : int
-        Failed LLM decisions in a row that open the circuit breaker (decisions then go to the
-        fallback without a request for 30 s, doubling while probes fail, up to 300 s).
-    mask_bad : bool
-        Enforce the rule "never repeat a Bad decision" on the reply: a decision that violated
-        a hard constraint for the same keywords is removed from the candidates (a constrained
-        reply); when one candidate is left it is taken without asking the LLM (source
-        ``mask``).
-    """
-
-    replay: str = "prioritized"
-    epsilon: str = DEFAULT_EPSILON
-    clock: str = "keywords"
-    explore: str = "untried"
-    max_examples: int = 20
-    max_prompt_tokens: int = 2048
-    labels: tuple[str, str] = ("edge", "cloud")
-    calibrate: str = "no-hint"
-    scoring: str = "auto"
-    repeat_match: bool = True
-    match_repeats: int = 2
-    tail_headers: str = "long"
-    extras: tuple[str, ...] = ()
-    max_retries: int = 2
-    mask_bad: bool = True
-    deadline_s: float = DEFAULT_DEADLINE_S
-    breaker_threshold: int = 3
-
-    def __post_init__(self) -> None:
-        if self.replay not in ("prioritized", "latest"):
-            raise InputError("replay", self.replay, "unknown replay (known: latest, prioritized)")
-        if self.clock not in CLOCKS:
-            raise InputError("clock", self.clock, f"must be one of {', '.join(CLOCKS)}")
-        if self.explore not in EXPLORE_CHOICES:
-            raise InputError("explore", self.explore, f"must be one of {', '.join(EXPLORE_CHOICES)}")
-        if self.scoring not in SCORING_MODES:
-            raise InputError("scoring", self.scoring, f"must be one of {', '.join(SCORING_MODES)}")
-        if self.max_examples < 1:
-            raise InputError("examples", self.max_examples, "must be >= 1")
-        if isinstance(self.calibrate, bool):
-            object.__setattr__(self, "calibrate", "always" if self.calibrate else "off")
-        if self.calibrate not in CALIBRATIONS:
-            raise InputError("calibrate", self.calibrate, f"must be one of {', '.join(CALIBRATIONS)}")
-        if self.tail_headers not in TAIL_HEADERS:
-            raise InputError("tail_headers", self.tail_headers, f"must be one of {', '.join(TAIL_HEADERS)}")
-        if self.match_repeats < 1:
-            raise InputError("match_repeats", self.match_repeats, "must be >= 1")
-        if self.max_retries < 0:
-            raise InputError("max_retries", self.max_retries, "must be >= 0")
-        if not self.deadline_s > 0:
-            raise InputError("deadline", self.deadline_s, "must be > 0 seconds")
-        if self.breaker_threshold < 1:
-            raise InputError("breaker_threshold", self.breaker_threshold, "must be >= 1")
-        parse_epsilon(self.epsilon)
-        check_extras(self.extras)
-        Labels(*self.labels)
-
-
-@dataclass
-class Counters:
-    """What the policy did so far."""
-
-    llm: int = 0
-    explore: int = 0
-    mask: int = 0
-    fallback: int = 0
-    errors: int = 0
-    retries: int = 0
-    good: int = 0
-    bad: int = 0
-    calibrations: int = 0
-    from_logprobs: int = 0
-    from_text: int = 0
-    deadline_exceeded: int = 0
-    circuit_open: int = 0
-    breaker_opened: int = 0
-    logprobs_dropped: int = 0
-    last_error: str = ""
-    errors_by_type: dict[str, int] = field(default_factory=dict)
+class _GiveUp(Exception):
+    """A failed try after which the fallback decides (deadline passed)."""
 
 
 class ReplyUnreadable(ValueError):
@@ -333,24 +205,33 @@ class ICLPolicy:
                                     f"{self.breaker.failures} decisions in a row"))
             return None, n_tokens
         end = time.monotonic() + self.settings.deadline_s
-        for attempt in range(1 + self.settings.max_retries):
-            if attempt:
+        tries = [0]
+
+        def attempt(_: Any) -> tuple[bool, int]:
+            if tries[0]:
                 self.counters.retries += 1
+            tries[0] += 1
             try:
                 if self.scorer is not None:
                     return self._score(prompt)
                 offload = self._ask_decision(prompt, end)
                 self.breaker.success()
                 return offload, n_tokens
-            except Exception as err:  # an episode never crashes on the LLM
+            except Exception as err:  # an episode never crashes on the LLM: counted, then retried
                 self._count(err)
                 if isinstance(err, DeadlineExceeded):
                     self.counters.deadline_exceeded += 1
-                    break
-                if self._drop_logprobs(err):
-                    continue
-                if time.monotonic() >= end:
-                    break
+                elif self._drop_logprobs(err) or time.monotonic() < end:
+                    raise _Retry from err
+                raise _GiveUp from err
+
+        retrying = RunnableLambda(attempt).with_retry(
+            retry_if_exception_type=(_Retry,), stop_after_attempt=1 + self.settings.max_retries,
+            wait_exponential_jitter=False)  # no wait: the deadline bounds every try together
+        try:
+            return retrying.invoke(None)
+        except (_Retry, _GiveUp):
+            pass
         if self.scorer is None and not self.counters.last_error.startswith(ReplyUnreadable.__name__):
             was_open = self.breaker.opened  # a server that fails, not a model that babbles
             self.breaker.failure()
