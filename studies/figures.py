@@ -17,10 +17,11 @@ import polars as pl
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from genoffload.errors import InputError
+from genoffload.policy import policy_entry
 from genoffload.studies.report_load import GRID_COLUMNS, StudyData
 
 DPI = 110
-RL_NAMES = ("q-learning", "dqn")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 
 
@@ -186,12 +187,12 @@ def convergence_panels(data: StudyData, colors: dict[str, Any]) -> list[Panel]:
              f"over {window} step(s); line = mean over seeds, band = ±1 std over seeds.")
     panels = [_reward_panel(curves, labels, colors, window, where),
               _quality_panel(curves, labels, colors, window, where)]
-    icl = [p for p in labels if cells.filter(pl.col("policy") == p)["policy_name"][0] == "icl"]
+    category = {p: _category(cells.filter(pl.col("policy") == p)["policy_name"][0]) for p in labels}
+    icl = [p for p in labels if category[p] == "icl"]
     if not icl:
         panels.append(omitted("fig5c", titles["fig5c"], "the study has no ICL policy"))
     else:
-        rl = [p for p in labels
-              if cells.filter(pl.col("policy") == p)["policy_name"][0] in RL_NAMES]
+        rl = [p for p in labels if category[p] == "rl"]
         panels.append(_replay_panel(curves, icl, rl, colors, window, where))
     return panels
 
@@ -251,3 +252,11 @@ def _replay_panel(curves: pl.DataFrame, icl: list[str], rl: list[str], colors: d
                  "with epsilon-greedy exploration, latest-experience replay = baseline 1, no "
                  "exploration = baseline 2, as configured in the study file); dashed black: the "
                  f"per-task optimum.{ref} " + where, to_png(fig))
+
+
+def _category(name: str) -> str | None:
+    """The registry category of a policy name (None for a name this process does not know)."""
+    try:
+        return policy_entry(name).category
+    except InputError:
+        return None

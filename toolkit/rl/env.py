@@ -179,4 +179,3 @@ class EdgeCloudOffloadEnv(gymnasium.Env[np.ndarray, np.int64]):
                 f"{self.action_masks().tolist()}")
 
 
-register_env()
