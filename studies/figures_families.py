@@ -3,7 +3,7 @@
 For studies whose episode cases differ in their constraint families (e.g. the shipped
 ``state`` study), one panel per family: each policy's per-step mean reward (moving average,
 mean over seeds, band ±1 std) and, dashed, the certified per-step offloading optimum given the
-allocation (``optimal_reward``, reference (a) of :mod:`genoffload.reference`); and a table per
+allocation (``optimal_reward``, reference (a) of :mod:`genoffload.models.reference`); and a table per
 family and policy with the tail reward ratio, tail quality success and mean reward, mean ± std
 over seeds.
 """

@@ -42,7 +42,7 @@ def evaluate_arrays(scenario: xr.Dataset, z: Any, alpha: Any) -> dict[str, Any]:
     ``t_total`` [s], ``quality_ok``, ``constraints_ok``, ``slo_excess`` [s], ``reward`` [s],
     the per-user ``capacity`` [bit/s] and ``n_rb``, ``z``, and ``attrs`` (the totals). Building
     the Dataset costs about four times the arithmetic, so callers that need only numbers (the
-    online reference, :mod:`genoffload.reference`) use this.
+    online reference, :mod:`genoffload.models.reference`) use this.
     """
     n_user, n_rb, n_task = scenario.sizes["user"], scenario.sizes["rb"], scenario.sizes["task"]
     z_arr = _as_array(z, (n_user, n_rb), "z")

@@ -1,7 +1,8 @@
 """Reinforcement learning on the offloading problem (the paper's baseline 3).
 
-Importing this package registers the Gymnasium environment ``genoffload/EdgeCloudOffload-v0``
-and the offline policies ``q-learning`` and ``dqn`` (``genoffload.policies.get_policy``).
+The environment ``genoffload/EdgeCloudOffload-v0`` is registered by :mod:`genoffload.gym_plugin`
+(imported with :mod:`genoffload.rl.env`); the policies ``q-learning`` and ``dqn`` are in the
+policy registry (:mod:`genoffload.rl.entries`, ``genoffload.policy.get_policy``).
 See ``docs/rl.md``.
 """
 

@@ -205,7 +205,7 @@ def _rebuild(sb3: Any, spec: ObservationSpec, net_arch: list[int], weights: byte
 
 
 class DQNPolicy:
-    """Adapter: a trained DQN as a greedy :class:`~genoffload.episode.OnlinePolicy`."""
+    """Adapter: a trained DQN as a greedy :class:`~genoffload.policy.OnlinePolicy`."""
 
     name: ClassVar[str] = "dqn"
 

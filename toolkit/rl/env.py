@@ -4,7 +4,7 @@ The environment is not a second simulator: it draws runner steps exactly as
 :func:`genoffload.episode.run_episode` does (:func:`~genoffload.episode.step_scenario`, the
 scheduler, the token-estimate noise, all from ``self.np_random``), scores decisions with
 :func:`genoffload.evaluate.evaluate` and the certified per-step reference with
-:class:`genoffload.reference.Reference` (as the runner). The tasks of a runner step are queued; each
+:class:`genoffload.models.reference.Reference` (as the runner). The tasks of a runner step are queued; each
 ``step(action)`` decides the task at the head of the queue; when the queue is empty the next
 runner step is drawn. With the same seed and a policy that draws no random numbers, the
 environment visits the same scenarios and gives the same rewards as ``run_episode``.

@@ -1,6 +1,6 @@
 """RL agents that learn during the episode they are measured on (the paper's Fig. 5a DRL curve).
 
-``online_learner(algo, base)`` returns an :class:`~genoffload.episode.OnlinePolicy` that
+``online_learner(algo, base)`` returns an :class:`~genoffload.policy.OnlinePolicy` that
 starts untrained and learns from every outcome of the episode, so its per-step reward is its
 online learning curve (beside ICL's), not the flat line of a pre-trained greedy agent:
 

@@ -173,7 +173,7 @@ class QAgent:
 
 
 class QLearningPolicy:
-    """Q-learning as an :class:`~genoffload.episode.OnlinePolicy` for ``run_episode``.
+    """Q-learning as an :class:`~genoffload.policy.OnlinePolicy` for ``run_episode``.
 
     Parameters
     ----------

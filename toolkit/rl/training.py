@@ -5,7 +5,7 @@ decision the agent's greedy action (before any exploration) is recorded with the
 action had (the chosen one from the evaluator, the other from the evaluator on the flipped
 decision). The greedy regret of a decision is ``max(rewards) - rewards[greedy]`` [s]. The log
 also keeps each decision's reward in the runner step's certified offloading optimum
-(:mod:`genoffload.reference`, reference (a)); ``optimal_reward`` (the scale of the
+(:mod:`genoffload.models.reference`, reference (a)); ``optimal_reward`` (the scale of the
 convergence threshold) is that reference when it was logged.
 **Steps to converge** is the first training decision after which the moving average of the
 greedy regret over ``window`` decisions stays below ``tol`` times the mean optimal reward of
