@@ -32,7 +32,7 @@ class Exact:
 
     def decide(self, scenario: xr.Dataset, z: BoolArray) -> Plan:
         """Solve the scenario (the given ``z`` is not needed: PF is the solver's warm start)."""
-        from genoffload.models import solve  # local: models import the policies package
+        from genoffload.models import solve  # local: importing policies loads no Pyomo
 
         res = solve(scenario, gap=self.gap, time_limit=self.time_limit, threads=self.threads)
         return Plan(res.z, res.alpha, info=res.to_dict())
