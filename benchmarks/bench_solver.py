@@ -24,14 +24,16 @@ from genoffload.models import data, joint, solve
 from genoffload.models.solve import HIGHS_OPTIONS, map_status
 
 BASE = {"tasks_per_user": (1, 3)}
-COUPLED = {"slo": "soft", "kv_bytes_per_token": 131072, "edge_kv_capacity_gb": 2.0,
-           "edge_tpot_slope": 0.05, "backhaul_capacity_mbit": 40.0, "media_share": 0.3}
+COUPLED: dict[str, Any] = {"slo": "soft", "kv_bytes_per_token": 131072,
+                           "edge_kv_capacity_gb": 2.0, "edge_tpot_slope": 0.05,
+                           "backhaul_capacity_mbit": 40.0, "media_share": 0.3}
 
 
 def instances(quick: bool) -> list[tuple[str, dict[str, Any], float | None]]:
     """(name, config, time limit [s]) of the fixed instance set."""
     seeds = [1] if quick else [1, 2, 3]
-    out = [(f"paper20x106-s{s}", {"users": 20, "rbs": 106, "seed": s}, 120.0) for s in seeds]
+    out: list[tuple[str, dict[str, Any], float | None]] = [
+        (f"paper20x106-s{s}", {"users": 20, "rbs": 106, "seed": s}, 120.0) for s in seeds]
     out += [(f"hard10x106-s{s}", {"users": 10, "rbs": 106, "seed": s}, 120.0) for s in seeds]
     out += [("u100x106", {"users": 100, "rbs": 106, "seed": 1}, 120.0),
             ("media20x106", {"users": 20, "rbs": 106, "seed": 1, "media_share": 0.5}, 120.0),

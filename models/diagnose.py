@@ -11,9 +11,12 @@ import math
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.contrib.solver.solvers.highs import Highs
 
 from genoffload.errors import InputError
+from genoffload.models import joint
 from genoffload.models.data import CellData
+from genoffload.models.status import Status, map_status
 
 
 class InfeasibleError(InputError):
@@ -97,9 +100,6 @@ def _only(cd: CellData, keep: set[str]) -> CellData:
 
 def _feasible(cd: CellData) -> bool | None:
     """Feasibility MILP of the cell (None: undecided within 10 s)."""
-    from genoffload.models import joint  # local imports: solve imports this module
-    from genoffload.models.solve import Highs, Status, map_status
-
     m = joint.build(cd)
     m.obj.deactivate()
     m.feas = pyo.Objective(expr=0.0)

@@ -13,27 +13,23 @@ evaluator's ``radio_part``). See docs/solver.md for the measurements behind the 
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from typing import Any
 
 import numpy as np
 import xarray as xr
-from pyomo.contrib.solver.solvers.highs import Highs
 
 from genoffload.errors import InputError
 from genoffload.evaluate import evaluate
 from genoffload.models import data, diagnose, joint
+from genoffload.models import highs_adapter as hx
 from genoffload.models.result import CellSummary, SolveResult, SolveSummary, overall_status
-from genoffload.models.status import Status, map_status, outcome
-from genoffload.policies.heuristics import QualityRule
+from genoffload.models.status import Status, map_status, milp_ending, outcome
+from genoffload.rules import quality_rule
 from genoffload.schedulers import proportional_fair
 
-FINE_STEP = 0.01  # relative spacing of the fine tangent grid around the incumbent [1]
-FINE_HALF = 0  # fine tangents on each side (0: only at the incumbent; measured fastest)
 COARSE_RATIO = 2.0  # ratio of the coarse grid from the smallest rate to C_max [1]
-GRID_AT_LOW = False  # a tangent at each user's lowest possible capacity (no clear gain)
 NEIGHBOURS = 3  # per user, tangents at the capacities one RB move away from the incumbent's:
 # without each of its RBs and with each of its NEIGHBOURS best free ones (measured, issue 10)
 MAX_ROUNDS = 60
@@ -53,28 +49,16 @@ MAX_TASKS_PER_CELL = 1000
 MAX_RBS = 275
 
 
-class _OwnInterrupt(logging.Filter):
-    """Drop Pyomo's warning about HiGHS's ``kInterrupt`` status: the solver loop interrupts
-    HiGHS itself once the gap is certified (see :meth:`_CellSolver._on_interrupt`)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "kInterrupt" not in record.getMessage()
-
-
-logging.getLogger("pyomo.contrib.solver.solvers.highs").addFilter(_OwnInterrupt())
-
-
 def _grid(anchor: float, low: float, cmax: float, center: float) -> list[float]:
     """Tangent points [Mbit/s]: a coarse geometric grid from ``anchor`` (the smallest positive
     rate) to ``cmax``, kept from ``low`` up (a tangent left of ``low`` is dominated by one at
-    ``low`` where ``C >= low``; ``low`` itself joins when GRID_AT_LOW), and a fine one around
-    ``center``."""
+    ``low`` where ``C >= low``), and one at ``center`` (the incumbent's capacity; no finer grid
+    around it: measured slower)."""
     n = max(1, math.ceil(math.log(cmax / anchor) / math.log(COARSE_RATIO)))
     grid = np.geomspace(anchor, cmax, n + 1)
-    pts = set(grid[grid >= low].tolist()) | ({low} if GRID_AT_LOW else set())
+    pts = set(grid[grid >= low].tolist())
     if center > 0:
-        fine = center * (1 + FINE_STEP) ** np.arange(-FINE_HALF, FINE_HALF + 1)
-        pts |= set(fine[(fine >= low) & (fine <= cmax)].tolist()) | {center}
+        pts.add(center)
     return sorted(pts)
 
 
@@ -139,19 +123,8 @@ class _CellSolver:
         self.avars = [m.alpha[i] for i in range(cd.n_task)]
         self.times["build_s"] += time.perf_counter() - t
         t = time.perf_counter()
-        self.opt = opt = Highs()
-        for key in ("check_for_new_or_removed_constraints", "check_for_new_or_removed_vars",
-                    "check_for_new_or_removed_params", "check_for_new_objective",
-                    "update_constraints", "update_vars", "update_parameters",
-                    "update_named_expressions", "update_objective"):
-            setattr(opt.config.auto_updates, key, False)
-        opt.set_instance(m)
+        self.opt = hx.persistent(m)
         self.times["transfer_s"] += time.perf_counter() - t
-
-    def _rows_refused(self) -> int:
-        """Rows Pyomo passed that HiGHS did not take (``addRows`` refuses a whole batch with
-        a coefficient beyond ``large_matrix_value``; Pyomo ignores its return status)."""
-        return len(self.opt._pyomo_con_to_solver_con_map) - self.opt._solver_model.getNumRow()
 
     def _ms(self, x: float) -> float:
         """Model objective value -> objective [ms]."""
@@ -159,9 +132,8 @@ class _CellSolver:
 
     def _columns(self) -> None:
         """HiGHS column of every z and alpha (-1: not a column) and the fixed values."""
-        colmap = self.opt._pyomo_var_to_solver_var_map
         vs = self.zvars + self.avars
-        self.cols = np.array([colmap.get(id(v), -1) for v in vs], dtype=np.int64)
+        self.cols = hx.columns(self.opt, vs)
         self.colvals = np.array([float(v.value) if v.fixed and v.value is not None else 0.0
                                  for v in vs])
 
@@ -219,8 +191,7 @@ class _CellSolver:
             return
         vals = np.concatenate([self.z.ravel(), self.a]).astype(float)
         sel = self.cols >= 0
-        idx = self.cols[sel].astype(np.int32)
-        self.opt._solver_model.setSolution(len(idx), idx, vals[sel])
+        hx.set_solution(self.opt, self.cols[sel], vals[sel])
 
     def run(self, gap: float, deadline: float) -> tuple[Status, float, int]:
         """Outer-approximation loop; returns (status, lower bound [ms], rounds); the reason
@@ -228,16 +199,11 @@ class _CellSolver:
         self.gap, self.cert_lb = gap, -math.inf
         self.pending, self.cb_error = [], None
         self._columns()
-        h = self.opt._solver_model
         if not USE_CALLBACKS:
             return self._loop(deadline)
-        h.cbMipImprovingSolution.subscribe(self._on_solution)
-        h.cbMipInterrupt.subscribe(self._on_interrupt)
-        try:
+        with hx.own_interrupts_quiet(), hx.callbacks(self.opt, self._on_solution,
+                                                     self._on_interrupt):
             return self._loop(deadline)
-        finally:
-            h.cbMipImprovingSolution.unsubscribe(self._on_solution)
-            h.cbMipInterrupt.unsubscribe(self._on_interrupt)
 
     def _end(self, name: str, lb: float, rounds: int, **fields: Any) -> tuple[Status, float, int]:
         status, self.reason = outcome(name, gap=self._gap(lb), target=self.gap, rounds=rounds,
@@ -245,9 +211,9 @@ class _CellSolver:
         return status, lb, rounds
 
     def _loop(self, deadline: float) -> tuple[Status, float, int]:
-        m, h = self.m, self.opt._solver_model
+        m = self.m
         lb, rounds, shrink, stalled = -math.inf, 0, 0.5, 0
-        refused = self._rows_refused()
+        refused = hx.rows_refused(self.opt)
         if refused:
             return self._end("rows_refused", lb, rounds, n=refused)
         for rounds in range(1, MAX_ROUNDS + 1):
@@ -279,8 +245,7 @@ class _CellSolver:
                 lb = max(lb, self._ms(float(res.objective_bound)))
             lb = max(lb, self.cert_lb)
             if res.incumbent_objective is not None and not certified:
-                x = np.asarray(h.getSolution().col_value)
-                self._consider(*self._decode(x))
+                self._consider(*self._decode(hx.column_values(self.opt)))
             new = []
             for cap in self.pending:
                 for k in m.radio_users:
@@ -295,10 +260,7 @@ class _CellSolver:
             if self._certified(lb):
                 return self._end("certified", lb, rounds)
             if st != Status.OPTIMAL:
-                name = {Status.TIME_LIMIT: "highs_time", Status.ITERATION_LIMIT:
-                        "highs_iterations", Status.NUMERICAL: "highs_numerical"}.get(
-                            st, "highs_error")
-                return self._end(name, lb, rounds, tc=res.termination_condition.name)
+                return self._end(milp_ending(st), lb, rounds, tc=res.termination_condition.name)
             if not new:  # model exact at its solution: only the MIP tolerance is left
                 shrink *= 0.1
                 stalled = stalled + 1 if lb <= lb_before else 0
@@ -308,7 +270,7 @@ class _CellSolver:
             self.opt.add_constraints(new)
             self.n_cuts += len(new)
             self.times["transfer_s"] += time.perf_counter() - t
-            refused = self._rows_refused()
+            refused = hx.rows_refused(self.opt)
             if refused:
                 return self._end("rows_refused", lb, rounds, n=refused)
         return self._end("round_cap", lb, MAX_ROUNDS)
@@ -377,7 +339,7 @@ def solve(scenario: xr.Dataset, gap: float = 1e-4, time_limit: float | None = No
         diagnose.quick_checks(cd)
     t = time.perf_counter()
     z_pf = proportional_fair(scenario)
-    a_qr = QualityRule().decide(scenario, z_pf).alpha
+    a_qr = quality_rule(scenario)
     heur_obj = float(evaluate(scenario, z_pf, a_qr).attrs["objective"])
     heur_s = time.perf_counter() - t
     z = np.zeros((scenario.sizes["user"], scenario.sizes["rb"]), dtype=bool)

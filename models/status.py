@@ -1,11 +1,13 @@
 """Status words of the exact solver, and the tables that map what happened to them.
 
-Two tables, nothing else decides a status:
+Three tables, nothing else decides a status:
 
 * :data:`TERMINATION` maps a Pyomo (HiGHS) termination condition of one MILP to a
   :class:`Status` (the MILP's own outcome, not yet the problem's);
 * :data:`OUTCOMES` maps an outcome of the outer-approximation loop of a cell to a
-  :class:`Status` and a one-line reason.
+  :class:`Status` and a one-line reason;
+* :data:`MILP_ENDINGS` names the loop outcome of a cell whose MILP ended neither certified nor
+  optimal (HiGHS's time or iteration limit, numerical trouble, an error).
 
 A solve is ``optimal`` only when every cell is certified and the reported gap is at most
 the requested one (see :func:`worst`). Documented in ``docs/solver.md`` (*Status*).
@@ -92,6 +94,20 @@ OUTCOMES: dict[str, Outcome] = {
 """Outcome of the loop of a cell -> status and one-line reason (``str.format`` fields)."""
 
 
+MILP_ENDINGS: dict[Status, str] = {
+    Status.TIME_LIMIT: "highs_time",
+    Status.ITERATION_LIMIT: "highs_iterations",
+    Status.NUMERICAL: "highs_numerical",
+}
+"""Status of a MILP that ended uncertified and not optimal -> loop outcome (any other:
+``highs_error``)."""
+
+
+def milp_ending(status: Status) -> str:
+    """Loop outcome of a cell whose MILP ended uncertified with ``status`` (:data:`MILP_ENDINGS`)."""
+    return MILP_ENDINGS.get(status, "highs_error")
+
+
 def outcome(name: str, **fields: object) -> tuple[Status, str]:
     """Status and formatted reason of the loop outcome ``name`` (:data:`OUTCOMES`)."""
     o = OUTCOMES[name]
@@ -108,5 +124,5 @@ def worst(statuses: list[Status]) -> Status:
     return next((s for s in SEVERITY if s in statuses), Status.OPTIMAL)
 
 
-__all__ = ["OUTCOMES", "SEVERITY", "TERMINATION", "Outcome", "Status", "map_status", "outcome",
-           "worst"]
+__all__ = ["MILP_ENDINGS", "OUTCOMES", "SEVERITY", "TERMINATION", "Outcome", "Status",
+           "map_status", "milp_ending", "outcome", "worst"]

@@ -9,16 +9,7 @@ import xarray as xr
 
 from genoffload import delay
 from genoffload.policy import BoolArray, Plan, PolicyEntry
-
-
-def _edge_meets_quality(scenario: xr.Dataset) -> BoolArray:
-    return delay.quality_met(False, scenario["quality_req"].values,
-                             scenario["quality_edge"].values, scenario["quality_cloud"].values)
-
-
-def _cloud_meets_quality(scenario: xr.Dataset) -> BoolArray:
-    return delay.quality_met(True, scenario["quality_req"].values,
-                             scenario["quality_edge"].values, scenario["quality_cloud"].values)
+from genoffload.rules import cloud_meets_quality, edge_meets_quality, quality_rule
 
 
 class AllEdge:
@@ -48,7 +39,7 @@ class QualityRule:
     joint: ClassVar[bool] = False
 
     def decide(self, scenario: xr.Dataset, z: BoolArray) -> Plan:
-        return Plan(z, ~_edge_meets_quality(scenario))
+        return Plan(z, quality_rule(scenario))
 
 
 class Greedy:
@@ -72,8 +63,8 @@ class Greedy:
                                          scenario["tpot_cloud"].values)
         args = (t_radio, t_edge, t_cloud, float(scenario.attrs["t_back_s"]),
                 scenario.attrs["delivery"])
-        at_edge = np.where(_edge_meets_quality(scenario), delay.task_delay(False, *args), np.inf)
-        at_cloud = np.where(_cloud_meets_quality(scenario), delay.task_delay(True, *args), np.inf)
+        at_edge = np.where(edge_meets_quality(scenario), delay.task_delay(False, *args), np.inf)
+        at_cloud = np.where(cloud_meets_quality(scenario), delay.task_delay(True, *args), np.inf)
         return Plan(z, at_cloud < at_edge)
 
 
