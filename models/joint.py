@@ -22,6 +22,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.core.base.constraint import ConstraintData
 
+from genoffload.families import registered
 from genoffload.models.data import CellData, min_generation
 from genoffload.models.families import milp_define
 
@@ -252,7 +253,7 @@ def build(cd: CellData, alpha_fixed: np.ndarray | None = None,
     define_transmission(m, cd, m.v_high)
     define_delay(m, cd)
     m.penalties = []
-    for f in cd.families:  # the registry's order
+    for f in registered():  # the registry's order
         if f.name in fams and f.milp is not None:
             milp_define(f.milp)(m, cd)
     define_objective(m, cd, objective_scale(budget))
