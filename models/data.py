@@ -1,6 +1,6 @@
 """Per-cell data of problem (4) in the solver's scaled units, and a fast cell cost.
 
-Every optional family of :mod:`genoffload.constraints` acts within one cell, so the problem
+Every optional family of :mod:`genoffload.families` acts within one cell, so the problem
 decomposes per cell. :class:`CellData` holds one cell in scaled units: time [ms], rate
 [Mbit/s], content [Mbit]. :func:`task_costs` and :func:`cell_cost` re-implement the evaluator
 (:func:`genoffload.evaluate.evaluate`) per cell with numpy for the local search; final answers
@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
 
-from genoffload import constraints as cons
 from genoffload import delay
+from genoffload.families import CellCosts, Families, Family
+from genoffload.families.kv import kv_need_gb
+from genoffload.families.slo import SLO_TOL_MS as SLO_TOL_MS
+from genoffload.families.slo import deadlines
 
 FArr = NDArray[np.float64]
 IArr = NDArray[np.int_]
 BArr = NDArray[np.bool_]
-SLO_TOL_MS = 1e-6  # the evaluator accepts 1e-9 s of lateness under a hard SLO
 BIG = 1e15  # stands for an infeasible cost in the local search [ms]
 
 
@@ -46,7 +49,7 @@ class CellData:
     allow_cloud: BArr
     deadline: FArr  # [ms], inf where none
     kv: FArr  # KV-cache need at the edge [GB] (0 for media tasks or family off)
-    fam: cons.Families
+    fam: Families
     streamed: bool
 
     @property
@@ -66,16 +69,20 @@ class CellData:
         """Content per user ``D_k`` [Mbit]."""
         return np.bincount(self.owner, weights=self.bits, minlength=self.n_user).astype(float)
 
+    @cached_property
+    def families(self) -> list[Family]:
+        """The active families (:meth:`Families.members`), computed once per cell."""
+        return self.fam.members()
+
     @property
     def slope(self) -> float:
         return float(self.fam.edge_tpot_slope)
 
     @property
     def coupled(self) -> bool:
-        """True when ``alpha`` is not the closed-form per-task optimum (needs the joint model)."""
-        f = self.fam
-        return (self.streamed or f.slo != "off" or f.edge_tpot_slope > 0
-                or "kv" in f.active or "backhaul" in f.active)
+        """True when ``alpha`` is not the closed-form per-task optimum (needs the joint model):
+        streamed delivery or an active family that couples (:attr:`genoffload.families.Family.couples`)."""
+        return self.streamed or any(f.couples is not None for f in self.families)
 
     def alpha_closed_form(self) -> BArr:
         """Per-task optimum of ``alpha`` when uncoupled: the faster side allowed by (4e)."""
@@ -85,7 +92,7 @@ class CellData:
 
 def cell_data(scenario: xr.Dataset) -> list[CellData]:
     """Split a scenario into :class:`CellData` per cell (cells without tasks are skipped)."""
-    fam = cons.Families.from_attrs(scenario.attrs)
+    fam = Families.from_attrs(scenario.attrs)
     owner_g = np.asarray(scenario["task_user"].values, dtype=int)
     ucell = np.asarray(scenario["user_cell"].values, dtype=int)
     tcell = ucell[owner_g]
@@ -100,9 +107,8 @@ def cell_data(scenario: xr.Dataset) -> list[CellData]:
                              scenario["quality_cloud"].values)
     ok_c = delay.quality_met(True, req, scenario["quality_edge"].values,
                              scenario["quality_cloud"].values)
-    text = np.asarray(scenario["modality"].values) == "text"
-    kv_on = "kv" in fam.active
-    dl = cons.deadlines(scenario)
+    kv = kv_need_gb(scenario, fam)
+    dl = deadlines(scenario)
     rate = np.asarray(scenario["rate"].values, dtype=float)
     out = []
     for j in range(scenario.sizes["cell"]):
@@ -119,9 +125,17 @@ def cell_data(scenario: xr.Dataset) -> list[CellData]:
             ntpot=(units * np.asarray(scenario["tpot_edge"].values, dtype=float))[tasks] * 1e3,
             g_cloud=g_cloud[tasks] * 1e3, allow_edge=ok_e[tasks], allow_cloud=ok_c[tasks],
             deadline=dl[tasks] * 1e3,
-            kv=np.where(text & kv_on, units * fam.kv_bytes_per_token / 1e9, 0.0)[tasks],
+            kv=kv[tasks],
             fam=fam, streamed=scenario.attrs["delivery"] == "streamed"))
     return out
+
+
+def min_generation(cd: CellData) -> np.ndarray:
+    """``g^min_i`` [ms]: each task's fastest allowed generation with one edge task (a lower
+    bound on its generation incl. backhaul)."""
+    g_e = np.where(cd.allow_edge, cd.g_edge, np.inf)
+    g_c = np.where(cd.allow_cloud, cd.g_cloud, np.inf)
+    return np.minimum(g_e, g_c)
 
 
 def generation(cd: CellData, alpha: BArr) -> FArr:
@@ -137,7 +151,7 @@ def task_costs(cd: CellData, alpha: BArr, cap: FArr,
     """Objective and radio part [ms] of tasks ``idx`` (default all) at capacities ``cap``.
 
     ``cap`` has shape ``(len(idx), ...)`` [Mbit/s], one row per task. Hard families that
-    fail (hard SLO, minimum rate) give ``inf``.
+    fail (hard SLO, minimum rate: each family's ``cell_costs``) give ``inf``.
     """
     sel = np.arange(cd.n_task) if idx is None else np.asarray(idx)
     cap = np.asarray(cap, dtype=float)
@@ -149,16 +163,9 @@ def task_costs(cd: CellData, alpha: BArr, cap: FArr,
     radio = np.where((bits > 0) & (cap <= 0), np.inf, radio)
     total = np.maximum(radio, g) if cd.streamed else radio + g
     radio = total - g
-    dl = cd.deadline[sel].reshape(-1, *extra)
-    if cd.fam.slo == "soft":
-        with np.errstate(invalid="ignore"):  # inf - inf where a task has no deadline
-            late = np.where(np.isfinite(dl), np.maximum(total - dl, 0.0), 0.0)
-        pen = cd.fam.slo_weight * late
-        total, radio = total + pen, radio + pen
-    elif cd.fam.slo == "hard":
-        total = np.where(total > dl + SLO_TOL_MS, np.inf, total)
-    if cd.fam.min_rate_bps > 0:
-        total = np.where(cap < cd.fam.min_rate_bps / 1e6 * (1 - 1e-12), np.inf, total)
+    for f in cd.families:
+        if f.cell_costs is not None:
+            total, radio = f.cell_costs(cd, CellCosts(total, radio, cap, sel))
     return total, radio
 
 
@@ -174,14 +181,12 @@ def user_cost(cd: CellData, alpha: BArr, k: int, cap: FArr) -> FArr:
 
 
 def alpha_feasible(cd: CellData, alpha: BArr) -> bool:
-    """Quality, KV and backhaul families hold for ``alpha``."""
+    """Quality (4e) and the families that do not depend on the radio (KV, backhaul: each
+    family's ``cell_ok``) hold for ``alpha``."""
     a = np.asarray(alpha, dtype=bool)
     if np.any(a & ~cd.allow_cloud) or np.any(~a & ~cd.allow_edge):
         return False
-    if cd.kv[~a].sum() > cd.fam.edge_kv_capacity_bytes / 1e9 * (1 + 1e-12):
-        return False
-    bh = cd.fam.backhaul_capacity_bits
-    return not (math.isfinite(bh) and cd.bits[a].sum() > bh / 1e6 * (1 + 1e-12))
+    return all(f.cell_ok(cd, a) for f in cd.families if f.cell_ok is not None)
 
 
 def cell_cost(cd: CellData, z: BArr, alpha: BArr) -> tuple[float, float]:

@@ -7,9 +7,7 @@ only if the MILP proves infeasibility, feasibility MILPs with one family at a ti
 from __future__ import annotations
 
 import dataclasses
-import math
 
-import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.solver.solvers.highs import Highs
 
@@ -35,67 +33,27 @@ class InfeasibleError(InputError):
         ValueError.__init__(self, f"infeasible: {family}: {message}")
 
 
-def _side_ok(cd: CellData, i: int, g: float, cmax: float) -> bool:
-    """Can task ``i`` with generation ``g`` [ms] meet its deadline with capacity ``cmax``?"""
-    d, bits = float(cd.deadline[i]), float(cd.bits[i])
-    if cd.streamed:
-        return g <= d and (bits <= 0 or (d > 0 and 1e3 * bits / d <= cmax))
-    if bits <= 0:
-        return g <= d
-    return d - g > 0 and 1e3 * bits / (d - g) <= cmax
-
-
 def quick_checks(cd: CellData) -> None:
-    """Raise :class:`InfeasibleError` when one family alone is clearly infeasible in a cell."""
-    j = cd.cell
+    """Raise :class:`InfeasibleError` when one family alone is clearly infeasible in a cell:
+    a user without any rate (``radio``), then each active family's ``quick_check``."""
     cmax = cd.rate.sum(axis=1)
     for k in range(cd.n_user):
         if cd.demand[k] > 0 and cmax[k] <= 0:
             raise InfeasibleError("radio", f"user {cd.users[k]} has a zero rate on every RB "
-                                  f"of cell {j}")
-        if cmax[k] < cd.fam.min_rate_bps / 1e6 * (1 - 1e-12):
-            raise InfeasibleError("min_rate", f"user {cd.users[k]} cannot reach "
-                                  f"{cd.fam.min_rate_bps / 1e6:g} Mbit/s even with every RB of "
-                                  f"cell {j} (at most {cmax[k]:.4g} Mbit/s)")
-    if cd.fam.slo == "hard":
-        for i in range(cd.n_task):
-            if not math.isfinite(cd.deadline[i]):
-                continue
-            c = float(cmax[cd.owner[i]])
-            ok = (cd.allow_cloud[i] and _side_ok(cd, i, float(cd.g_cloud[i]), c)) or (
-                cd.allow_edge[i] and _side_ok(cd, i, float(cd.g_edge[i]), c))
-            if not ok:
-                raise InfeasibleError("slo", f"task {cd.tasks[i]} cannot meet its deadline of "
-                                      f"{cd.deadline[i] / 1e3:.4g} s even with every RB of "
-                                      f"cell {j}")
-    if "kv" in cd.fam.active:
-        need = float(cd.kv[~cd.allow_cloud].sum())
-        cap = cd.fam.edge_kv_capacity_bytes / 1e9
-        if need > cap * (1 + 1e-12):
-            raise InfeasibleError("kv", f"tasks only the edge model can serve need {need:.4g} GB "
-                                  f"of KV cache in cell {j}, capacity {cap:.4g} GB")
-    if "backhaul" in cd.fam.active:
-        need = float(cd.bits[~cd.allow_edge].sum())
-        cap = cd.fam.backhaul_capacity_bits / 1e6
-        if need > cap * (1 + 1e-12):
-            raise InfeasibleError("backhaul", f"tasks only the cloud model can serve send "
-                                  f"{need:.4g} Mbit over the backhaul of cell {j}, capacity "
-                                  f"{cap:.4g} Mbit")
-
-
-_OFF: dict[str, dict[str, object]] = {"slo_hard": {"slo": "off"}, "slo_soft": {"slo": "off"},
-        "kv": {"kv_bytes_per_token": 0.0}, "concurrency": {"edge_tpot_slope": 0.0},
-        "backhaul": {"backhaul_capacity_bits": math.inf}, "min_rate": {"min_rate_bps": 0.0}}
+                                  f"of cell {cd.cell}")
+    for f in cd.families:
+        why = f.quick_check(cd) if f.quick_check is not None else None
+        if why is not None:
+            raise InfeasibleError(f.error_name, why)
 
 
 def _only(cd: CellData, keep: set[str]) -> CellData:
-    kw: dict[str, object] = {}
-    for name in cd.fam.active:
-        if name not in keep:
-            kw.update(_OFF[name])
-    fam = dataclasses.replace(cd.fam, **kw)
-    kv = cd.kv if "kv" in fam.active else np.zeros_like(cd.kv)
-    return dataclasses.replace(cd, fam=fam, kv=kv)
+    """The cell with every active family not in ``keep`` switched off (its default settings)."""
+    off: dict[str, object] = {}
+    for f in cd.families:
+        if f.name not in keep:
+            off.update(f.settings)
+    return dataclasses.replace(cd, fam=cd.fam.replace(**off))
 
 
 def _feasible(cd: CellData) -> bool | None:
@@ -117,13 +75,13 @@ def diagnose(cd: CellData) -> InfeasibleError:
         quick_checks(cd)
     except InfeasibleError as err:
         return err
-    active = [f for f in cd.fam.active if f != "slo_soft"]
-    for name in active:
-        if _feasible(_only(cd, {name})) is False:
-            return InfeasibleError(name.removesuffix("_hard"),
+    hard = [f for f in cd.families if f.can_be_infeasible]
+    for f in hard:
+        if _feasible(_only(cd, {f.name})) is False:
+            return InfeasibleError(f.error_name,
                                    f"no allocation of cell {cd.cell} meets it, even with the "
                                    f"other families off")
-    combo = " + ".join(active) or "quality"
+    combo = " + ".join(f.name for f in hard) or "quality"
     return InfeasibleError(combo, f"these families cannot be met together in cell {cd.cell}")
 
 

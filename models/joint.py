@@ -8,7 +8,8 @@ outer approximation: ``v_k >= 1 / c_k`` (``v_k = rho_k w_k / 1000``, ``w_k = 100
 :func:`add_tangents` (the solve loop adds more until the certified gap is met); a known
 allocation bounds ``c_k`` from below and ``v_k`` from above (:func:`capacity_bounds`), so the
 tangents and coefficients stay in the range where an optimum can be. Each
-``define_*`` docstring gives its mathematics; the families match :mod:`genoffload.constraints`.
+``define_*`` docstring gives its mathematics; the optional families' ``define_*`` are in
+:mod:`genoffload.models.families` and match :mod:`genoffload.families`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.core.base.constraint import ConstraintData
 
-from genoffload.models.data import CellData
+from genoffload.families import registered
+from genoffload.models.data import CellData, min_generation
+from genoffload.models.families import milp_define
 
 
 def capacity_scale(cd: CellData) -> np.ndarray:
@@ -55,11 +58,6 @@ def define_allocation(m: pyo.ConcreteModel, cd: CellData, c_low: np.ndarray) -> 
     m.assign = pyo.Constraint(rbs, rule=lambda _m, q: pyo.quicksum(
         m.z[k, q] for k in users) <= 1)
     m.C = pyo.Expression(users, rule=lambda _m, k: m.rho[k] * m.c[k])
-
-
-def capacity_at_least(m: pyo.ConcreteModel, k: int, need: float, on: Any = 1) -> Any:
-    """``C_k >= need * on`` [Mbit/s] written in scaled capacity: ``c_k >= (need / rho_k) on``."""
-    return m.c[k] >= (need / m.rho[k]) * on
 
 
 def min_delays(cd: CellData) -> np.ndarray:
@@ -198,102 +196,6 @@ def define_delay(m: pyo.ConcreteModel, cd: CellData) -> None:
     m.t_gen = pyo.Constraint(tasks, rule=lambda _m, i: m.t[i] >= m.gen[i])
 
 
-def define_slo_soft(m: pyo.ConcreteModel, cd: CellData) -> None:
-    """Soft SLO: penalty ``p_i >= t_i - d_i``, ``p_i >= 0`` [ms], weighted in the objective
-    (``m.p[i] >= m.t[i] - (d_i - g^min_i)``)."""
-    late = [i for i in range(cd.n_task) if math.isfinite(cd.deadline[i])]
-    g0 = min_generation(cd)
-    m.p = pyo.Var(late, bounds=(0.0, None))
-    m.p_def = pyo.Constraint(late, rule=lambda _m, i: m.p[i] >= m.t[i] - float(
-        cd.deadline[i] - g0[i]))
-
-
-def _edge_level(cd: CellData, i: int, level: int) -> float:
-    """Edge generation of task ``i`` when ``level`` tasks are at the edge [ms]."""
-    return float(cd.g_edge[i] + cd.slope * cd.ntpot[i] * (level - 1))
-
-
-def define_slo_hard(m: pyo.ConcreteModel, cd: CellData) -> None:
-    """Hard SLO ``t_i <= d_i``, written exactly and linearly.
-
-    store-and-forward, per side with generation ``g``: ``bits_i / C_k <= d_i - g``, i.e.
-    ``C_k >= R alpha_i`` (cloud) with ``R = bits_i / (d_i - g)``; a side with ``d_i - g <= 0``
-    (and content) is forbidden. streamed: ``C_k >= bits_i / d_i`` and ``g <= d_i`` per side.
-    With concurrency the edge generation depends on ``m_j``: indicators ``b_l = [m_j >= l]``,
-    ``b_l >= b_{l+1}``, ``sum_l b_l = m_j``, and per level ``C_k >= R_l (b_l - alpha_i)``
-    (binding only at edge with ``m_j >= l``; ``R_l`` grows with ``l``), or
-    ``b_l + 1 - alpha_i <= 1`` where level ``l`` is too slow.
-    """
-    levels = list(range(1, int(cd.allow_edge.sum()) + 1)) if cd.slope > 0 else [1]
-    if cd.slope > 0:
-        m.b = pyo.Var(levels, within=pyo.Binary)
-        m.b_order = pyo.Constraint(levels[1:], rule=lambda _m, lv: m.b[lv] <= m.b[lv - 1])
-        m.b_sum = pyo.Constraint(expr=pyo.quicksum(m.b[lv] for lv in levels) == m.m_edge)
-    m.slo = pyo.ConstraintList()
-
-    def need(bits: float, slack: float) -> float | None:  # required C [Mbit/s], None: impossible
-        if cd.streamed:
-            return 0.0 if slack >= 0 else None
-        if bits <= 0:
-            return 0.0 if slack >= 0 else None
-        return 1e3 * bits / slack if slack > 0 else None
-
-    for i in range(cd.n_task):
-        d = float(cd.deadline[i])
-        if not math.isfinite(d):
-            continue
-        k, bits = int(cd.owner[i]), float(cd.bits[i])
-        if cd.streamed and bits > 0:
-            need_c = 1e3 * bits / d if d > 0 else float(cd.rate[k].sum()) + 1.0  # d <= 0: none
-            m.slo.add(capacity_at_least(m, k, need_c))
-        r_c = need(bits, d - float(cd.g_cloud[i]))
-        if cd.allow_cloud[i]:
-            if r_c is None:
-                m.slo.add(m.alpha[i] == 0)
-            elif r_c > 0:
-                m.slo.add(capacity_at_least(m, k, r_c, m.alpha[i]))
-        if not cd.allow_edge[i]:
-            continue
-        for lv in levels:
-            r_e = need(bits, d - _edge_level(cd, i, lv))
-            ind = m.b[lv] if cd.slope > 0 else 1
-            if r_e is None:
-                m.slo.add(ind - m.alpha[i] <= 0)
-            elif r_e > 0:
-                m.slo.add(capacity_at_least(m, k, r_e, ind - m.alpha[i]))
-
-
-def define_kv(m: pyo.ConcreteModel, cd: CellData) -> None:
-    """KV cache: ``sum_{text i} n_i kv_bytes_per_token (1 - alpha_i) <= cap`` [GB] per cell."""
-    used = [i for i in range(cd.n_task) if cd.kv[i] > 0]
-    if used:
-        m.kv = pyo.Constraint(expr=pyo.quicksum(float(cd.kv[i]) * (1 - m.alpha[i]) for i in used)
-                              <= cd.fam.edge_kv_capacity_bytes / 1e9)
-
-
-def define_backhaul(m: pyo.ConcreteModel, cd: CellData) -> None:
-    """Backhaul capacity: ``sum_i bits_i alpha_i <= cap`` [Mbit] per cell."""
-    used = [i for i in range(cd.n_task) if cd.bits[i] > 0]
-    if used:
-        m.backhaul = pyo.Constraint(expr=pyo.quicksum(float(cd.bits[i]) * m.alpha[i] for i in used)
-                                    <= cd.fam.backhaul_capacity_bits / 1e6)
-
-
-def define_min_rate(m: pyo.ConcreteModel, cd: CellData) -> None:
-    """Minimum rate: ``C_k >= min_rate`` [Mbit/s] for every user with tasks."""
-    lo = cd.fam.min_rate_bps / 1e6
-    m.min_rate = pyo.Constraint(range(cd.n_user), rule=lambda _m, k: capacity_at_least(
-        m, k, lo))
-
-
-def min_generation(cd: CellData) -> np.ndarray:
-    """``g^min_i`` [ms]: each task's fastest allowed generation with one edge task (a lower
-    bound on its generation incl. backhaul)."""
-    g_e = np.where(cd.allow_edge, cd.g_edge, np.inf)
-    g_c = np.where(cd.allow_cloud, cd.g_cloud, np.inf)
-    return np.minimum(g_e, g_c)
-
-
 def objective_offset(cd: CellData) -> float:
     """Constant left out of the model objective [ms]: ``sum_i g^min_i``
     (:func:`min_generation`), so that the model objective is close to the z-dependent part and
@@ -311,13 +213,12 @@ def objective_scale(budget: float | None) -> float:
 
 
 def define_objective(m: pyo.ConcreteModel, cd: CellData, scale: float = 1.0) -> None:
-    """Objective (4) plus the soft-SLO penalty, minus :func:`objective_offset` [ms] (the sum
-    of the excess delays ``m.t``, :func:`define_delay`), times
+    """Objective (4) plus the soft families' penalties (``m.penalties``), minus
+    :func:`objective_offset` [ms] (the sum of the excess delays ``m.t``, :func:`define_delay`), times
     ``scale`` [1/ms] (:func:`objective_scale`): ``m.offset`` and ``m.obj_scale`` map the model
     objective ``x`` back to milliseconds, ``x / obj_scale + offset``."""
-    pen = 0.0
-    if cd.fam.slo == "soft":
-        pen = cd.fam.slo_weight * pyo.quicksum(m.p[i] for i in m.p)
+    terms = list(m.penalties)  # soft families' terms (define_slo_soft)
+    pen: Any = terms[0] if len(terms) == 1 else (pyo.quicksum(terms) if terms else 0.0)
     m.offset = objective_offset(cd)
     m.obj_scale = scale
     m.obj = pyo.Objective(expr=scale * (pyo.quicksum(m.t[i] for i in range(cd.n_task)) + pen))
@@ -334,7 +235,8 @@ def build(cd: CellData, alpha_fixed: np.ndarray | None = None,
     alpha_fixed : ndarray of bool, optional
         Fix ``alpha`` (uncoupled problems, where it is the closed-form optimum).
     families : iterable of str, optional
-        Families to include (names of :attr:`Families.active`); default all active ones.
+        Families to include (names of :attr:`Families.active`); default all active ones. Each
+        adds its ``define_*`` (:func:`genoffload.models.families.milp_define`).
         The diagnosis builds models with one family at a time.
     budget : float, optional
         Model objective [ms] of a known feasible allocation (objective (4) minus
@@ -350,15 +252,9 @@ def build(cd: CellData, alpha_fixed: np.ndarray | None = None,
     define_generation(m, cd)
     define_transmission(m, cd, m.v_high)
     define_delay(m, cd)
-    if "slo_soft" in fams:
-        define_slo_soft(m, cd)
-    if "slo_hard" in fams:
-        define_slo_hard(m, cd)
-    if "kv" in fams:
-        define_kv(m, cd)
-    if "backhaul" in fams:
-        define_backhaul(m, cd)
-    if "min_rate" in fams:
-        define_min_rate(m, cd)
+    m.penalties = []
+    for f in registered():  # the registry's order
+        if f.name in fams and f.milp is not None:
+            milp_define(f.milp)(m, cd)
     define_objective(m, cd, objective_scale(budget))
     return m

@@ -2,7 +2,7 @@
 
 With the allocation ``z`` fixed, every radio delay is a constant (eqs. 1, 2) and the reward of
 eq. (10) is linear in ``alpha`` except for the coupling families of one cell (edge concurrency,
-edge KV cache, backhaul capacity; :mod:`genoffload.constraints`). The problem therefore splits
+edge KV cache, backhaul capacity; :mod:`genoffload.families`). The problem therefore splits
 per cell, and:
 
 - in a cell where decisions cannot interact (no concurrency slope or a single task, a KV
@@ -55,6 +55,10 @@ from numpy.typing import NDArray
 from genoffload import constraints as cons
 from genoffload import delay
 from genoffload.evaluate import evaluate_arrays
+from genoffload.families import Families
+from genoffload.families.backhaul import backhaul_usage
+from genoffload.families.kv import kv_usage
+from genoffload.families.slo import deadlines
 
 BArr = NDArray[np.bool_]
 FArr = NDArray[np.float64]
@@ -325,15 +329,15 @@ def coupled_cells(scenario: xr.Dataset) -> BArr:
     its text tasks at the edge together could exceed the KV budget, or its tasks offloaded
     together could exceed the backhaul capacity.
     """
-    fam = cons.Families.from_attrs(scenario.attrs)
+    fam = Families.from_attrs(scenario.attrs)
     n_cell = scenario.sizes["cell"]
     count = cons.per_cell_sum(scenario, np.ones(scenario.sizes["task"]))
     out = (fam.edge_tpot_slope > 0) & (count >= 2)
     if "kv" in fam.active:
-        kv_all = cons.kv_usage(scenario, fam, np.zeros(scenario.sizes["task"], dtype=bool))
+        kv_all = kv_usage(scenario, fam, np.zeros(scenario.sizes["task"], dtype=bool))
         out |= kv_all > fam.edge_kv_capacity_bytes * (1 + 1e-12)
     if "backhaul" in fam.active:
-        bh_all = cons.backhaul_usage(scenario, np.ones(scenario.sizes["task"], dtype=bool))
+        bh_all = backhaul_usage(scenario, np.ones(scenario.sizes["task"], dtype=bool))
         out |= bh_all > fam.backhaul_capacity_bits * (1 + 1e-12)
     return np.asarray(out, dtype=bool).reshape(n_cell)
 
@@ -347,7 +351,7 @@ def _arrays(evaluated: xr.Dataset | dict[str, Any]) -> dict[str, Any]:
 
 def _cell_constants(scenario: xr.Dataset, evaluated: xr.Dataset | dict[str, Any], ok_e: np.ndarray,
                     ok_c: np.ndarray, tasks: np.ndarray) -> _Cell:
-    fam = cons.Families.from_attrs(scenario.attrs)
+    fam = Families.from_attrs(scenario.attrs)
     units = np.asarray(scenario["units"].values, dtype=float)[tasks]
     tpot_e = np.asarray(scenario["tpot_edge"].values, dtype=float)[tasks]
     g_edge = delay.generation_delay(units, scenario["ttft_edge"].values[tasks], tpot_e)
@@ -361,7 +365,7 @@ def _cell_constants(scenario: xr.Dataset, evaluated: xr.Dataset | dict[str, Any]
     return _Cell(
         radio=np.where(np.isfinite(radio), radio, 0.0), g_edge=g_edge, q=units * tpot_e,
         g_cloud=g_cloud + float(scenario.attrs["t_back_s"]),
-        deadline=cons.deadlines(scenario)[tasks],
+        deadline=deadlines(scenario)[tasks],
         ok_edge=np.asarray(ok_e, dtype=bool)[tasks], ok_cloud=np.asarray(ok_c, dtype=bool)[tasks],
         rate_ok=cap >= fam.min_rate_bps * (1 - 1e-12),
         kv=np.where(text, units * fam.kv_bytes_per_token, 0.0) / 1e9,

@@ -38,9 +38,9 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
-from genoffload import constraints as cons
 from genoffload import delay
 from genoffload.episode import EpisodeConfig, run_episode
+from genoffload.families import Families
 from genoffload.models.diagnose import InfeasibleError
 from genoffload.models.offload_given_z import OffloadOptimum, OffloadSolver, offload_optimum
 from genoffload.models.solve import solve
@@ -152,7 +152,7 @@ def _separable(scenario: xr.Dataset, z: np.ndarray, offload: OffloadOptimum,
     ``z_full``; bounded with every user at the capacity of all its RBs (accepted when the
     bound is within ``tol_s`` per task).
     """
-    fam = cons.Families.from_attrs(scenario.attrs)
+    fam = Families.from_attrs(scenario.attrs)
     if scenario.attrs["delivery"] != "store-and-forward" or fam.slo != "off" or fam.min_rate_bps > 0:
         return None
     rate = np.asarray(scenario["rate"].values, dtype=float)

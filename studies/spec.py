@@ -26,8 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from genoffload.catalog import load_catalog
 from genoffload.errors import InputError
+from genoffload.families import Family, families_from_config, get_family
 from genoffload.scenario import ScenarioConfig, make_config
-from genoffload.scenario.generate import families_from_config
 from genoffload.sizes import check_episode_size, check_study_curves, check_study_size
 from genoffload.studies.kinds import check_seeds, digest
 from genoffload.studies.policies import PolicySpec as PolicySpec
@@ -40,16 +40,6 @@ SWEEP_SETTINGS = ("name", "mode", "steps", "policies")
 GRID_COLUMNS = ("sites", "users", "rbs", "token_mean", "quality_share", "llm_pair", "edge_model",
                 "cloud_model", "families")
 """Grid columns of ``summary.parquet`` (always present)."""
-FAMILY_PRESETS: dict[str, dict[str, Any]] = {
-    "slo_soft": {"slo": "soft"},
-    "slo_hard": {"slo": "hard"},
-    "kv": {"kv_bytes_per_token": 131072.0, "edge_kv_capacity_gb": 2.0},
-    "concurrency": {"edge_tpot_slope": 0.05},
-    "backhaul": {"backhaul_capacity_mbit": 40.0},
-    "min_rate": {"min_rate_mbps": 1.0},
-}
-"""Settings a family name switches on (a key given explicitly in the case wins)."""
-FAMILY_ALIASES = {"slo": "slo_soft"}
 METRICS: dict[str, str] = {
     "mean_reward": "s", "optimal_reward": "s", "regret": "s", "success_rate": "1",
     "mean_delay_s": "s", "tail_reward_ratio": "1", "tail_success_rate": "1", "objective_s": "s",
@@ -176,21 +166,21 @@ def _pydantic_error(err: ValidationError) -> InputError:
     return InputError(loc or "study file", first.get("input"), msg)
 
 
-def _family_names(value: Any, where: str) -> list[str]:
+def _families(value: Any, where: str) -> list[Family]:
+    """The registered families a case's ``families`` names (``'none'``, ``'slo+kv'`` or a list)."""
     if isinstance(value, str):
         parts = [] if value.strip() in ("", "none") else value.split("+")
     elif isinstance(value, list) and all(isinstance(v, str) for v in value):
         parts = list(value)
     else:
         raise InputError(where, value, "expected a list of family names or 'none' / 'slo+kv'")
-    names = []
+    out = []
     for p in parts:
-        name = FAMILY_ALIASES.get(p.strip(), p.strip())
-        if name not in FAMILY_PRESETS:
-            known = ", ".join([*FAMILY_PRESETS, *FAMILY_ALIASES])
-            raise InputError(where, p, f"unknown constraint family (known: {known})")
-        names.append(name)
-    return names
+        try:
+            out.append(get_family(p.strip(), where))
+        except InputError as err:
+            raise InputError(where, p, err.reason) from None
+    return out
 
 
 def resolve_config(raw: dict[str, Any], where: str) -> ScenarioConfig:
@@ -214,9 +204,12 @@ def resolve_config(raw: dict[str, Any], where: str) -> ScenarioConfig:
                 raise InputError(f"{where}.{side}", keys[side], "give either llm_pair or edge/cloud_model")
         keys["edge_model"], keys["cloud_model"] = (s.strip() for s in pair.split("+"))
     if families is not None:
-        for name in _family_names(families, f"{where}.families"):
-            for k, v in FAMILY_PRESETS[name].items():
-                keys.setdefault(k, v)
+        for fam in _families(families, f"{where}.families"):
+            for k, v in fam.preset.items():
+                if k in ScenarioConfig.model_fields:
+                    keys.setdefault(k, v)
+                else:  # a setting of a family added by register_family
+                    keys["family_settings"] = {k: v, **keys.get("family_settings", {})}
     cfg = make_config(keys, prefix=where)
     catalog = load_catalog(cfg.catalog_models, cfg.catalog_services)
     field = f"{where}.llm_pair" if pair is not None else None

@@ -1,8 +1,9 @@
 """The evaluator: the single source of truth for delay, quality and reward.
 
 ``evaluate(scenario, z, alpha)`` applies eqs. (1)-(4), (4e) and (10) (via :mod:`genoffload.delay`)
-and the optional constraint families (:mod:`genoffload.constraints`) to an RB allocation and
-offloading decisions, and returns per-task and per-user results as an ``xarray.Dataset``.
+and every active optional constraint family (:mod:`genoffload.families`, each family's
+``check``) to an RB allocation and offloading decisions, and returns per-task and per-user
+results as an ``xarray.Dataset``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import xarray as xr
 from genoffload import constraints as cons
 from genoffload import delay
 from genoffload.errors import InputError
+from genoffload.families import EvalContext, Families
 
 
 def _as_array(x: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
@@ -48,7 +50,8 @@ def evaluate_arrays(scenario: xr.Dataset, z: Any, alpha: Any) -> dict[str, Any]:
     z_arr = _as_array(z, (n_user, n_rb), "z")
     a = _as_array(alpha, (n_task,), "alpha")
     check_allocation(scenario, z_arr)
-    fam = cons.Families.from_attrs(scenario.attrs)
+    fam = Families.from_attrs(scenario.attrs)
+    members = fam.members()
     var = scenario.variables
     owner = var["task_user"].values
     t_back = float(scenario.attrs["t_back_s"])
@@ -56,7 +59,11 @@ def evaluate_arrays(scenario: xr.Dataset, z: Any, alpha: Any) -> dict[str, Any]:
     capacity = delay.link_capacity(var["rate"].values, z_arr)  # eq. (2)
     t_radio = delay.radio_delay(var["content_bits"].values, capacity[owner])  # eq. (1)
     units = var["units"].values
-    tpot_edge = var["tpot_edge"].values * cons.edge_tpot_factor(scenario, fam, a)
+    factor = np.ones(n_task)
+    for f in members:
+        if f.edge_tpot_factor is not None:
+            factor = factor * f.edge_tpot_factor(scenario, fam, a)
+    tpot_edge = var["tpot_edge"].values * factor
     t_edge = delay.generation_delay(units, var["ttft_edge"].values, tpot_edge)  # (4c)
     t_cloud = delay.generation_delay(units, var["ttft_cloud"].values,
                                      var["tpot_cloud"].values)  # (4d)
@@ -67,24 +74,20 @@ def evaluate_arrays(scenario: xr.Dataset, z: Any, alpha: Any) -> dict[str, Any]:
                                    var["quality_edge"].values,
                                    var["quality_cloud"].values)  # (4e)
 
-    deadline = cons.deadlines(scenario)
-    excess = cons.slo_excess(t_total, deadline) if fam.slo != "off" else np.zeros(n_task)
+    ctx = EvalContext(scenario, fam, a, t_total, capacity, owner, cons.cell_of_task(scenario))
     ok = quality_ok.copy()
-    if fam.slo == "hard":
-        ok &= excess <= 1e-9
-    cell = cons.cell_of_task(scenario)
-    kv_used = cons.kv_usage(scenario, fam, a)
-    kv_ok = kv_used <= fam.edge_kv_capacity_bytes * (1 + 1e-12)
-    ok &= np.where(~a, kv_ok[cell], True)
-    bh_used = cons.backhaul_usage(scenario, a)
-    bh_ok = bh_used <= fam.backhaul_capacity_bits * (1 + 1e-12)
-    ok &= np.where(a, bh_ok[cell], True)
-    rate_ok = capacity >= fam.min_rate_bps * (1 - 1e-12)
-    ok &= rate_ok[owner]
+    excess, slo_pen = np.zeros(n_task), np.zeros(n_task)
+    for f in members:
+        verdict = f.check(ctx)
+        if verdict.ok is not None:
+            ok &= verdict.ok
+        if verdict.penalty is not None:
+            slo_pen = slo_pen + verdict.penalty
+        if verdict.excess is not None:
+            excess = verdict.excess
 
-    slo_pen = fam.slo_weight * excess if fam.slo == "soft" else np.zeros(n_task)
     rew = delay.reward(t_total, ok, float(scenario.attrs["t_target_s"]),
-                       float(scenario.attrs["penalty_s"])) - slo_pen  # (10), soft SLO as penalty
+                       float(scenario.attrs["penalty_s"])) - slo_pen  # (10), soft families as penalty
     gen_only = np.where(a, t_cloud + t_back, t_edge)
     radio_part = (t_total - gen_only) + slo_pen
     objective = float(t_total.sum() + slo_pen.sum())

@@ -1,4 +1,4 @@
-"""Optional constraint families (constraints.py) in the evaluator, against hand-worked numbers.
+"""Optional constraint families (genoffload.families) in the evaluator, against hand-worked numbers.
 
 Every scenario here: one cell, chat tasks of 1000 tokens (32 000 bit), users with two RBs of
 1 Mbit/s each (C = 2 Mbit/s, t_radio = 0.016 s), t_back = 0.05 s, T_target 40 s, penalty 30 s.
@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from genoffload.constraints import Families
 from genoffload.evaluate import evaluate
+from genoffload.families import Families
 from genoffload.scenario import from_document
 
 T_EDGE = 0.016 + 0.23 + 1000 / 75  # 13.579333

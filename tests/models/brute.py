@@ -8,13 +8,14 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from genoffload import constraints as cons
+from genoffload.families import Families
+from genoffload.families.slo import deadlines
 
 
 def brute_force(ds: Any) -> tuple[float, np.ndarray, np.ndarray]:
     """Minimum objective over every RB assignment (incl. unassigned) and every alpha."""
     n_u, n_q, n_t = ds.sizes["user"], ds.sizes["rb"], ds.sizes["task"]
-    fam = cons.Families.from_attrs(ds.attrs)
+    fam = Families.from_attrs(ds.attrs)
     own = ds["task_user"].values
     rate = ds["rate"].values
     choices = np.array(list(itertools.product(range(n_u + 1), repeat=n_q)))  # n_u = nobody
@@ -36,7 +37,7 @@ def brute_force(ds: Any) -> tuple[float, np.ndarray, np.ndarray]:
         tot = np.maximum(radio[:, None, :], gen[None])
     else:
         tot = radio[:, None, :] + gen[None]
-    dl = cons.deadlines(ds)
+    dl = deadlines(ds)
     ok = np.ones(tot.shape[:2], dtype=bool)
     obj = tot.sum(axis=2)
     if fam.slo == "soft":

@@ -37,6 +37,7 @@ import xarray as xr
 from genoffload import delay
 from genoffload.catalog import load_catalog
 from genoffload.errors import InputError
+from genoffload.families import families_from_config
 from genoffload.scenario import ScenarioConfig
 
 SIZE_EDGES: tuple[float, ...] = (0.25, 0.75, 1.25, 2.5)
@@ -77,12 +78,14 @@ def auto_extras(cfg: ScenarioConfig) -> tuple[str, ...]:
     delay is a maximum of radio and generation) or a latency SLO. ``load`` when the edge is
     shared: edge TPOT slowdown with concurrency, an edge KV-cache budget, or a backhaul
     capacity. Under the paper's store-and-forward model without families neither matters:
-    the radio delay is the same for both decisions.
+    the radio delay is the same for both decisions. Each family says how it couples
+    (:attr:`genoffload.families.Family.couples`).
     """
+    fam = families_from_config(cfg)
     out = []
-    if cfg.delivery == "streamed" or cfg.slo != "off":
+    if cfg.delivery == "streamed" or fam.couples("link"):
         out.append("link")
-    if cfg.edge_tpot_slope > 0 or cfg.kv_bytes_per_token > 0 or cfg.backhaul_capacity_mbit is not None:
+    if fam.couples("load"):
         out.append("load")
     return tuple(out)
 

@@ -10,9 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from genoffload.errors import InputError
+from genoffload.families.registry import check_family_settings
 from genoffload.io import load_json, load_toml, read_text
 from genoffload.sizes import MAX_SEED, check_scenario_size
 
@@ -82,7 +92,7 @@ class ScenarioConfig(BaseModel):
     catalog_services: str | None = Field(None, description="extra services CSV")
     t_back_s: float = Field(0.05, ge=0, description="edge-cloud backhaul delay t_back [s]")
     delivery: Literal["store-and-forward", "streamed"] = "store-and-forward"
-    # --- optional constraint families (off by default; see constraints.py) ---
+    # --- optional constraint families (off by default; see genoffload.families) ---
     slo: Literal["off", "hard", "soft"] = Field("off", description="per-task latency SLO")
     slo_slack: float = Field(0.2, ge=0, description="deadline = (1 + slack) * fastest generation")
     slo_weight: float = Field(1.0, ge=0, description="soft SLO: penalty per second late [s/s]")
@@ -91,9 +101,29 @@ class ScenarioConfig(BaseModel):
     edge_tpot_slope: float = Field(0.0, ge=0, description="edge TPOT x (1 + slope (m - 1)); 0: off")
     backhaul_capacity_mbit: float | None = Field(None, ge=0, description="offloaded content per cell [Mbit]")
     min_rate_mbps: float | None = Field(None, ge=0, description="minimum link capacity per user [Mbit/s]")
+    family_settings: dict[str, float] = Field(
+        default_factory=dict, description="settings [SI] of families added by register_family")
     # --- reward, eq. (10) ---
     t_target_s: float = Field(40.0, description="T^Target [s]")
     penalty_s: float = Field(100.0, ge=0, description="r^penalty [s]")
+
+    @field_validator("family_settings")
+    @classmethod
+    def _known_family_settings(cls, value: dict[str, float]) -> dict[str, float]:
+        try:
+            check_family_settings(value, "family_settings")
+        except InputError as err:
+            raise ValueError(f"{err.field}: {err.reason}") from None
+        return value
+
+    @model_serializer(mode="wrap")
+    def _drop_empty_family_settings(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # without added families the config (and every file and digest made from it) is the
+        # same as before family_settings existed
+        out: dict[str, Any] = handler(self)
+        if not self.family_settings:
+            out.pop("family_settings", None)
+        return out
 
     @model_validator(mode="after")
     def _check(self) -> ScenarioConfig:

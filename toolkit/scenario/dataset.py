@@ -38,7 +38,7 @@ VARIABLES: dict[str, tuple[tuple[str, ...], str, str]] = {
     "quality_cloud": (("task",), "1", "cloud model quality index for the task's class (eq. 4e)"),
 }
 OPTIONAL_VARIABLES: dict[str, tuple[tuple[str, ...], str, str]] = {
-    "deadline": (("task",), "s", "latency SLO of the task (NaN: none); see constraints.py"),
+    "deadline": (("task",), "s", "latency SLO of the task (NaN: none); see genoffload.families.slo"),
     "user_x": (("user",), "m", "user position x"),
     "user_y": (("user",), "m", "user position y"),
     "distance": (("user",), "m", "2-D distance to the serving site"),

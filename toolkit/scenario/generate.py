@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import xarray as xr
 
 from genoffload import __version__
 from genoffload.catalog import Catalog, load_catalog
-from genoffload.constraints import Families
 from genoffload.delay import generation_delay, shannon_rate
+from genoffload.families.registry import families_from_config
 from genoffload.scenario import channel, geometry
 from genoffload.scenario.config import ScenarioConfig, check_config_size
 from genoffload.scenario.dataset import assemble
 from genoffload.scenario.tasks import attach_models, draw_tasks, task_units
-
-
-def families_from_config(cfg: ScenarioConfig) -> Families:
-    """Constraint-family settings of a config, in SI units."""
-    kv_on = cfg.kv_bytes_per_token > 0
-    return Families(
-        slo=cfg.slo,
-        slo_weight=cfg.slo_weight,
-        kv_bytes_per_token=cfg.kv_bytes_per_token,
-        edge_kv_capacity_bytes=cfg.edge_kv_capacity_gb * 1e9 if kv_on else math.inf,
-        edge_tpot_slope=cfg.edge_tpot_slope,
-        backhaul_capacity_bits=(math.inf if cfg.backhaul_capacity_mbit is None
-                                else cfg.backhaul_capacity_mbit * 1e6),
-        min_rate_bps=0.0 if cfg.min_rate_mbps is None else cfg.min_rate_mbps * 1e6,
-    )
 
 
 def default_deadlines(tasks: dict[str, np.ndarray], cfg: ScenarioConfig) -> np.ndarray:
