@@ -9,7 +9,8 @@ A kind's study file (see :mod:`genoffload.studies.kinds`)::
 ``summary.parquet`` has one row per cell: ``study``, ``kind``, ``cell_id``, ``case_id``,
 ``sweep``, ``seed``, the grid columns (every key a sweep varies), ``status``, ``error``, the cell's
 metrics (its 0-d data variables) and ``wall_s`` [s]. ``curves.parquet`` has one row per cell and
-position along the kind's ``curve_dim`` (the cell's 1-d variables along it). ``results.nc`` holds
+position along the kind's ``curve_dim`` (the cell's 1-d variables along it; a kind with several
+curve dimensions has a column for each, empty in the rows of the others). ``results.nc`` holds
 the numeric metrics on the grid (the varying grid keys x seed).
 """
 
@@ -102,7 +103,7 @@ class KindTask:
     seed: int
     params: dict[str, Any]
     cell: Callable[[dict[str, Any], int], xr.Dataset]
-    curve_dim: str
+    curve_dim: str | tuple[str, ...]
     out_dir: str
 
     @property
@@ -216,10 +217,13 @@ def compute_kind_cell(task: KindTask) -> tuple[xr.Dataset, dict[str, Any], dict[
         if var.ndim == 0:
             value = var.values.item()
             metrics[str(name)] = None if isinstance(value, float) and math.isnan(value) else value
-    curves = [str(n) for n, v in ds.data_vars.items()
-              if v.dims == (task.curve_dim,) and v.dtype.kind in "biuf"]
-    return ds, metrics, {"kind": task.kind, "seed": task.seed, "curves": json.dumps(curves),
-                         "curve_dim": task.curve_dim}
+    dims = (task.curve_dim,) if isinstance(task.curve_dim, str) else tuple(task.curve_dim)
+    curves = {str(n): str(v.dims[0]) for n, v in ds.data_vars.items()
+              if v.ndim == 1 and v.dims[0] in dims and v.dtype.kind in "biuf"}
+    attrs = {"kind": task.kind, "seed": task.seed, "curves": json.dumps(list(curves)), "curve_dim": dims[0]}
+    if len(dims) > 1:  # several curve dimensions: the dimension of each curve
+        attrs["curve_dims"] = json.dumps(curves)
+    return ds, metrics, attrs
 
 
 def run_kind_cell(task: KindTask) -> dict[str, Any]:
@@ -255,7 +259,8 @@ def kind_tables(study: KindStudy, out_dir: Path) -> tuple[pl.DataFrame, pl.DataF
     curve_rows: list[dict[str, Any]] = []
     metric_names: list[str] = []
     curve_names: list[str] = []
-    dim = "step"
+    dims: list[str] = []
+    last_dim = "step"  # the curve dimension of a study whose cells have no curves
     for cell in study.cells:
         row: dict[str, Any] = {"study": study.name, "kind": study.kind, "cell_id": cell.cell_id,
                                "case_id": cell.case_id, "sweep": "+".join(cell.sweeps), "seed": cell.seed,
@@ -268,18 +273,19 @@ def kind_tables(study: KindStudy, out_dir: Path) -> tuple[pl.DataFrame, pl.DataF
                 metrics = json.loads(meta["attrs"]["metrics"])
                 row.update(status="ok", **metrics)
                 metric_names += [m for m in metrics if m not in metric_names]
-                dim = str(meta["attrs"].get("curve_dim", dim))
+                last_dim = str(meta["attrs"].get("curve_dim", last_dim))
                 names = json.loads(meta["attrs"].get("curves", "[]"))
                 curve_names += [n for n in names if n not in curve_names]
-                if names:
-                    n = int(archive[names[0]].shape[0])
+                for dim, along in _curves_by_dim(meta["attrs"], names).items():
+                    dims += [dim] if dim not in dims else []
+                    n = int(archive[along[0]].shape[0])
                     pos = archive[dim] if dim in archive.files else np.arange(n)
                     for i in range(n):
                         curve_rows.append({"cell_id": cell.cell_id, "case_id": cell.case_id,
                                            "seed": cell.seed,
                                            "sweep": row["sweep"], **{k: row[k] for k in study.grid},
                                            dim: _plain(pos[i]),
-                                           **{m: _plain(archive[m][i]) for m in names}})
+                                           **{m: _plain(archive[m][i]) for m in along}})
         elif error_file(out_dir, cell.cell_id).is_file():
             row["status"] = "failed"
             try:
@@ -292,9 +298,21 @@ def kind_tables(study: KindStudy, out_dir: Path) -> tuple[pl.DataFrame, pl.DataF
     metric_names = [m for m in metric_names if m != "wall_s"] + ["wall_s"]
     text = ("study", "kind", "cell_id", "case_id", "sweep", "status", "error")
     summary = _frame(rows, [*ID_COLUMNS, *study.grid, "status", "error", *metric_names], text)
-    curve_cols = ["cell_id", "case_id", "seed", "sweep", *study.grid, dim, *curve_names]
+    curve_cols = ["cell_id", "case_id", "seed", "sweep", *study.grid, *(dims or [last_dim]), *curve_names]
     curves = _frame(curve_rows, curve_cols, ("cell_id", "case_id", "sweep"))
     return summary, curves
+
+
+def _curves_by_dim(attrs: dict[str, Any], names: list[str]) -> dict[str, list[str]]:
+    """A cell file's curve variables grouped by their dimension (in order)."""
+    if "curve_dims" in attrs:
+        of = json.loads(attrs["curve_dims"])
+    else:
+        of = dict.fromkeys(names, str(attrs.get("curve_dim", "step")))
+    grouped: dict[str, list[str]] = {}
+    for name in names:
+        grouped.setdefault(of[name], []).append(name)
+    return grouped
 
 
 def _plain(value: Any) -> Any:

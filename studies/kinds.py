@@ -47,12 +47,11 @@ if TYPE_CHECKING:
 DEFAULT_KIND = "offload"
 KIND_MODULES: dict[str, str] = {
     "offload": "genoffload.studies.offload_kind",
-    # split / snake (issues 15/16): their modules exist but run through their own CLIs; add them
-    # here once split_study / snake_study call register_kind
+    "split": "genoffload.studies.split_study",
+    "snake": "genoffload.studies.snake_study",
 }
 """Module of each shipped kind; importing it registers the kind."""
 SHIPPED_FIRST = ("paper", "gap", "demo")
-OWN_CLI_STUDIES = ("split", "snake")  # shipped, but not (yet) run by the study runner
 """Shipped study files listed first (the others follow in name order)."""
 
 CellFunction = Callable[[dict[str, Any], int], "xr.Dataset"]
@@ -141,8 +140,8 @@ class StudyKind:
         ``panels(summary, curves) -> [(title, Figure)]`` from the ``ok`` cells' rows.
     expand : callable, optional
         ``expand(kind, base, sweeps, seeds) -> [KindCell]``; default :func:`grid_cells`.
-    curve_dim : str
-        The dimension of the curve variables (1-d data variables along it) [name].
+    curve_dim : str or tuple of str
+        The dimension(s) of the curve variables (1-d data variables along one of them) [name].
     description : str
         One line shown by ``study check``.
     pipeline : Pipeline, optional
@@ -154,7 +153,7 @@ class StudyKind:
     cell: CellFunction | None = None
     panels: PanelFunction | None = None
     expand: Callable[..., list[KindCell]] | None = None
-    curve_dim: str = "step"
+    curve_dim: str | tuple[str, ...] = "step"
     description: str = ""
     pipeline: Pipeline | None = field(default=None, compare=False)
 
@@ -247,10 +246,8 @@ def parse_study(text: str, source: str = "<text>") -> Any:
 
 def shipped_studies() -> list[str]:
     """Names of the study files shipped with the package (``genoffload study run NAME``)."""
-    # split.toml / snake.toml (issues 15/16) are run by `genoffload split run` / `snake compare`
-    # until those families register their study kinds
     stems = {p.name.removesuffix(".toml") for p in resources.files("genoffload.studies").iterdir()
-             if p.name.endswith(".toml")} - set(OWN_CLI_STUDIES)
+             if p.name.endswith(".toml")}
     return [*[s for s in SHIPPED_FIRST if s in stems], *sorted(stems - set(SHIPPED_FIRST))]
 
 
