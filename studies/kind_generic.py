@@ -63,8 +63,27 @@ class KindFile(BaseModel):
     sweep: list[dict[str, Any]] = []
 
 
+class StudyNames:
+    """``name``, ``description`` and ``seeds`` of a validated study of any kind, from the
+    ``[study]`` table of its file (``self.spec.study``)."""
+
+    spec: Any
+
+    @property
+    def name(self) -> str:
+        return str(self.spec.study.name)
+
+    @property
+    def description(self) -> str:
+        return str(self.spec.study.description)
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(self.spec.study.seeds)
+
+
 @dataclass(frozen=True)
-class KindStudy:
+class KindStudy(StudyNames):
     """A validated study of a kind (not ``offload``)."""
 
     kind: str
@@ -74,18 +93,6 @@ class KindStudy:
     spec_hash: str
     cells: tuple[KindCell, ...]
     grid: tuple[str, ...]
-
-    @property
-    def name(self) -> str:
-        return self.spec.study.name
-
-    @property
-    def description(self) -> str:
-        return self.spec.study.description
-
-    @property
-    def seeds(self) -> list[int]:
-        return list(self.spec.study.seeds)
 
     @property
     def cases(self) -> list[str]:
@@ -178,18 +185,28 @@ def grid_cells(kind: StudyKind, base: dict[str, Any], sweeps: list[dict[str, Any
             for case_id, e in cases.items() for s in seeds]
 
 
-def _upper_cells(raw: dict[str, Any]) -> int:
-    """Most cells a raw kind study file can expand to, from its list lengths only."""
-    def length(value: Any) -> int:
-        return max(len(value), 1) if isinstance(value, list) else 1
+def list_length(value: Any) -> int:
+    """How many values a raw study file's entry gives (a list: its length, at least 1; else 1)."""
+    return max(len(value), 1) if isinstance(value, list) else 1
 
+
+def upper_cases_seeds(raw: dict[str, Any], settings: tuple[str, ...] = ("name",)) -> tuple[int, int]:
+    """Most cases (the sum over the sweeps of the product of their lists' lengths, the keys in
+    ``settings`` left out) and the seeds of a raw study file, from its list lengths only (cheap,
+    before any validation)."""
     study = raw.get("study")
-    seeds = length(study.get("seeds", [0])) if isinstance(study, dict) else 1
+    seeds = list_length(study.get("seeds", [0])) if isinstance(study, dict) else 1
     sweeps = raw.get("sweep")
     cases = 1
     if isinstance(sweeps, list) and sweeps:
-        cases = sum(math.prod(length(v) for k, v in s.items() if k != "name") if isinstance(s, dict) else 1
-                    for s in sweeps)
+        cases = sum(math.prod(list_length(v) for k, v in sweep.items() if k not in settings)
+                    if isinstance(sweep, dict) else 1 for sweep in sweeps)
+    return cases, seeds
+
+
+def _upper_cells(raw: dict[str, Any]) -> int:
+    """Most cells a raw kind study file can expand to, from its list lengths only."""
+    cases, seeds = upper_cases_seeds(raw)
     return cases * seeds
 
 
@@ -231,7 +248,9 @@ def run_kind_cell(task: KindTask) -> dict[str, Any]:
     return execute_cell(task, compute_kind_cell)
 
 
-def _dtype(values: list[Any]) -> Any:
+def column_dtype(values: list[Any]) -> Any:
+    """The polars type of a table column from its values (``None``: missing): Boolean, Int64,
+    Float64 or, for anything else, Utf8."""
     present = [v for v in values if v is not None]
     if present and all(isinstance(v, bool) for v in present):
         return pl.Boolean
@@ -243,7 +262,7 @@ def _dtype(values: list[Any]) -> Any:
 
 
 def _frame(rows: list[dict[str, Any]], columns: list[str], text: tuple[str, ...]) -> pl.DataFrame:
-    schema = {c: pl.Utf8 if c in text else pl.Int64 if c == "seed" else _dtype([r.get(c) for r in rows])
+    schema = {c: pl.Utf8 if c in text else pl.Int64 if c == "seed" else column_dtype([r.get(c) for r in rows])
               for c in columns}
     for c in columns:
         if schema[c] == pl.Utf8:
@@ -339,6 +358,17 @@ def kind_dataset(study: KindStudy, summary: pl.DataFrame) -> xr.Dataset:
     return ds
 
 
+def status_counts() -> list[pl.Expr]:
+    """Aggregations counting the ``ok``, ``failed`` and ``pending`` cells of a summary group."""
+    return [(pl.col("status") == s).sum().alias(s) for s in ("ok", "failed", "pending")]
+
+
+def failed_cells(summary: pl.DataFrame, label: str) -> list[dict[str, Any]]:
+    """``cell_id``, ``policy`` (the ``label`` column), ``seed``, ``error`` of every failed cell."""
+    failed = summary.filter(pl.col("status") == "failed")
+    return failed.select("cell_id", pl.col(label).alias("policy"), "seed", "error").to_dicts()
+
+
 class KindPipeline:
     """The shared pipeline of every kind without its own (see :class:`~genoffload.studies.kinds.Pipeline`)."""
 
@@ -392,16 +422,14 @@ class KindPipeline:
         for col in ("sweep", "ok", "failed", "pending", *metrics):
             out.add_column(col, justify="left" if col == "sweep" else "right")
         grouped = summary.group_by("sweep", maintain_order=True).agg(
-            *[(pl.col("status") == s).sum().alias(s) for s in ("ok", "failed", "pending")],
-            *[pl.col(m).cast(pl.Float64).mean() for m in metrics])
+            *status_counts(), *[pl.col(m).cast(pl.Float64).mean() for m in metrics])
         for r in grouped.iter_rows(named=True):
             out.add_row(r["sweep"], str(r["ok"]), str(r["failed"]), str(r["pending"]),
                         *["–" if r[m] is None else f"{r[m]:.4g}" for m in metrics])
         return out
 
     def failures(self, summary: pl.DataFrame) -> list[dict[str, Any]]:
-        failed = summary.filter(pl.col("status") == "failed")
-        return failed.select("cell_id", pl.col("sweep").alias("policy"), "seed", "error").to_dicts()
+        return failed_cells(summary, "sweep")
 
 
 GENERIC = KindPipeline()
