@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from genoffload.errors import InputError, validation_error
 from genoffload.sizes import check_study_size
 from genoffload.studies.cellfiles import cell_file, check_cell, error_file, execute_cell, read_cell_meta
-from genoffload.studies.kinds import KindCell, StudyKind, check_seeds, digest
+from genoffload.studies.kinds import KindCell, StudyKind, StudyNames, check_seeds, digest, upper_cases_seeds
 
 ID_COLUMNS = ("study", "kind", "cell_id", "case_id", "sweep", "seed")
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -61,25 +61,6 @@ class KindFile(BaseModel):
     study: KindSection
     base: dict[str, Any] = {}
     sweep: list[dict[str, Any]] = []
-
-
-class StudyNames:
-    """``name``, ``description`` and ``seeds`` of a validated study of any kind, from the
-    ``[study]`` table of its file (``self.spec.study``)."""
-
-    spec: Any
-
-    @property
-    def name(self) -> str:
-        return str(self.spec.study.name)
-
-    @property
-    def description(self) -> str:
-        return str(self.spec.study.description)
-
-    @property
-    def seeds(self) -> list[int]:
-        return list(self.spec.study.seeds)
 
 
 @dataclass(frozen=True)
@@ -183,25 +164,6 @@ def grid_cells(kind: StudyKind, base: dict[str, Any], sweeps: list[dict[str, Any
     return [KindCell(digest({"v": 1, "kind": kind.name, "params": e["params"], "seed": s}), case_id,
                      tuple(e["sweeps"]), {k: _coord(e["params"][k]) for k in varied}, e["params"], s)
             for case_id, e in cases.items() for s in seeds]
-
-
-def list_length(value: Any) -> int:
-    """How many values a raw study file's entry gives (a list: its length, at least 1; else 1)."""
-    return max(len(value), 1) if isinstance(value, list) else 1
-
-
-def upper_cases_seeds(raw: dict[str, Any], settings: tuple[str, ...] = ("name",)) -> tuple[int, int]:
-    """Most cases (the sum over the sweeps of the product of their lists' lengths, the keys in
-    ``settings`` left out) and the seeds of a raw study file, from its list lengths only (cheap,
-    before any validation)."""
-    study = raw.get("study")
-    seeds = list_length(study.get("seeds", [0])) if isinstance(study, dict) else 1
-    sweeps = raw.get("sweep")
-    cases = 1
-    if isinstance(sweeps, list) and sweeps:
-        cases = sum(math.prod(list_length(v) for k, v in sweep.items() if k not in settings)
-                    if isinstance(sweep, dict) else 1 for sweep in sweeps)
-    return cases, seeds
 
 
 def _upper_cells(raw: dict[str, Any]) -> int:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import import_module, resources
@@ -188,6 +189,44 @@ def check_seeds(seeds: list[int]) -> list[int]:
     if any(s > MAX_SEED for s in seeds):
         raise ValueError(f"seeds must be <= {MAX_SEED} (2**63 - 1)")
     return seeds
+
+
+class StudyNames:
+    """``name``, ``description`` and ``seeds`` of a validated study of any kind, from the
+    ``[study]`` table of its file (``self.spec.study``)."""
+
+    spec: Any
+
+    @property
+    def name(self) -> str:
+        return str(self.spec.study.name)
+
+    @property
+    def description(self) -> str:
+        return str(self.spec.study.description)
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(self.spec.study.seeds)
+
+
+def list_length(value: Any) -> int:
+    """How many values a raw study file's entry gives (a list: its length, at least 1; else 1)."""
+    return max(len(value), 1) if isinstance(value, list) else 1
+
+
+def upper_cases_seeds(raw: dict[str, Any], settings: tuple[str, ...] = ("name",)) -> tuple[int, int]:
+    """Most cases (the sum over the sweeps of the product of their lists' lengths, the keys in
+    ``settings`` left out) and the seeds of a raw study file, from its list lengths only (cheap,
+    before any validation)."""
+    study = raw.get("study")
+    seeds = list_length(study.get("seeds", [0])) if isinstance(study, dict) else 1
+    sweeps = raw.get("sweep")
+    cases = 1
+    if isinstance(sweeps, list) and sweeps:
+        cases = sum(math.prod(list_length(v) for k, v in sweep.items() if k not in settings)
+                    if isinstance(sweep, dict) else 1 for sweep in sweeps)
+    return cases, seeds
 
 
 def register_kind(kind: StudyKind) -> StudyKind:

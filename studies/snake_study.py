@@ -6,6 +6,12 @@ are crossed (each sweep on top of the base; the cells of all sweeps, duplicates 
 (0-d variables: metrics; 1-d: curves over ``round`` or ``node``), :func:`panels` draws the
 report from the collected tables: accuracy vs round, memory per node, bytes per round,
 predicted vs measured memory.
+
+Importing the module registers the ``snake`` study kind (:data:`SNAKE`: schema :class:`SnakeCell`,
+cell :func:`run_cell`, :func:`kind_panels` over the study runner's tables), so
+``genoffload study run snake`` and ``genoffload report`` run it like every kind;
+``genoffload snake compare`` calls :func:`parse_study`, :func:`expand`, :func:`run_cell`,
+:func:`tables` and :func:`panels` itself.
 """
 
 from __future__ import annotations

@@ -28,8 +28,7 @@ from genoffload.errors import InputError, validation_error
 from genoffload.scenario import ScenarioConfig, make_config
 from genoffload.scenario.generate import families_from_config
 from genoffload.sizes import check_episode_size, check_study_curves, check_study_size
-from genoffload.studies.kind_generic import StudyNames, list_length, upper_cases_seeds
-from genoffload.studies.kinds import check_seeds, digest
+from genoffload.studies.kinds import StudyNames, check_seeds, digest, list_length, upper_cases_seeds
 from genoffload.studies.policies import PolicySpec as PolicySpec
 from genoffload.studies.policies import check_policy, is_snapshot_only
 

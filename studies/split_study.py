@@ -6,6 +6,12 @@ exhaustive bound, fits each policy on the training states (its real evaluations 
 and records per policy the mean regret on the held-out states. Curves: perplexity and request
 delay against the split, and the surrogate's regret against the real evaluations spent.
 :func:`split_panels` draws the report panels from the study's summary and curves tables.
+
+Importing the module registers the ``split`` study kind (:data:`SPLIT`: schema
+:class:`SplitParams`, cell :func:`split_cell`, curves along ``budget`` and ``split``,
+:func:`kind_panels`), so ``genoffload study run split`` and ``genoffload report`` run it like
+every kind; ``genoffload split run`` (:mod:`genoffload.studies.split_runner`) calls
+:func:`split_cell` itself.
 """
 
 from __future__ import annotations
