@@ -9,7 +9,8 @@ A kind's study file (see :mod:`genoffload.studies.kinds`)::
 ``summary.parquet`` has one row per cell: ``study``, ``kind``, ``cell_id``, ``case_id``,
 ``sweep``, ``seed``, the grid columns (every key a sweep varies), ``status``, ``error``, the cell's
 metrics (its 0-d data variables) and ``wall_s`` [s]. ``curves.parquet`` has one row per cell and
-position along the kind's ``curve_dim`` (the cell's 1-d variables along it). ``results.nc`` holds
+position along the kind's ``curve_dim`` (the cell's 1-d variables along it; a kind with several
+curve dimensions has a column for each, empty in the rows of the others). ``results.nc`` holds
 the numeric metrics on the grid (the varying grid keys x seed).
 """
 
@@ -32,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from genoffload.errors import InputError, validation_error
 from genoffload.sizes import check_study_size
 from genoffload.studies.cellfiles import cell_file, check_cell, error_file, execute_cell, read_cell_meta
-from genoffload.studies.kinds import KindCell, StudyKind, check_seeds, digest
+from genoffload.studies.kinds import KindCell, StudyKind, StudyNames, check_seeds, digest, upper_cases_seeds
 
 ID_COLUMNS = ("study", "kind", "cell_id", "case_id", "sweep", "seed")
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -63,7 +64,7 @@ class KindFile(BaseModel):
 
 
 @dataclass(frozen=True)
-class KindStudy:
+class KindStudy(StudyNames):
     """A validated study of a kind (not ``offload``)."""
 
     kind: str
@@ -73,18 +74,6 @@ class KindStudy:
     spec_hash: str
     cells: tuple[KindCell, ...]
     grid: tuple[str, ...]
-
-    @property
-    def name(self) -> str:
-        return self.spec.study.name
-
-    @property
-    def description(self) -> str:
-        return self.spec.study.description
-
-    @property
-    def seeds(self) -> list[int]:
-        return list(self.spec.study.seeds)
 
     @property
     def cases(self) -> list[str]:
@@ -102,7 +91,7 @@ class KindTask:
     seed: int
     params: dict[str, Any]
     cell: Callable[[dict[str, Any], int], xr.Dataset]
-    curve_dim: str
+    curve_dim: str | tuple[str, ...]
     out_dir: str
 
     @property
@@ -179,16 +168,7 @@ def grid_cells(kind: StudyKind, base: dict[str, Any], sweeps: list[dict[str, Any
 
 def _upper_cells(raw: dict[str, Any]) -> int:
     """Most cells a raw kind study file can expand to, from its list lengths only."""
-    def length(value: Any) -> int:
-        return max(len(value), 1) if isinstance(value, list) else 1
-
-    study = raw.get("study")
-    seeds = length(study.get("seeds", [0])) if isinstance(study, dict) else 1
-    sweeps = raw.get("sweep")
-    cases = 1
-    if isinstance(sweeps, list) and sweeps:
-        cases = sum(math.prod(length(v) for k, v in s.items() if k != "name") if isinstance(s, dict) else 1
-                    for s in sweeps)
+    cases, seeds = upper_cases_seeds(raw)
     return cases * seeds
 
 
@@ -216,10 +196,13 @@ def compute_kind_cell(task: KindTask) -> tuple[xr.Dataset, dict[str, Any], dict[
         if var.ndim == 0:
             value = var.values.item()
             metrics[str(name)] = None if isinstance(value, float) and math.isnan(value) else value
-    curves = [str(n) for n, v in ds.data_vars.items()
-              if v.dims == (task.curve_dim,) and v.dtype.kind in "biuf"]
-    return ds, metrics, {"kind": task.kind, "seed": task.seed, "curves": json.dumps(curves),
-                         "curve_dim": task.curve_dim}
+    dims = (task.curve_dim,) if isinstance(task.curve_dim, str) else tuple(task.curve_dim)
+    curves = {str(n): str(v.dims[0]) for n, v in ds.data_vars.items()
+              if v.ndim == 1 and v.dims[0] in dims and v.dtype.kind in "biuf"}
+    attrs = {"kind": task.kind, "seed": task.seed, "curves": json.dumps(list(curves)), "curve_dim": dims[0]}
+    if len(dims) > 1:  # several curve dimensions: the dimension of each curve
+        attrs["curve_dims"] = json.dumps(curves)
+    return ds, metrics, attrs
 
 
 def run_kind_cell(task: KindTask) -> dict[str, Any]:
@@ -227,7 +210,9 @@ def run_kind_cell(task: KindTask) -> dict[str, Any]:
     return execute_cell(task, compute_kind_cell)
 
 
-def _dtype(values: list[Any]) -> Any:
+def column_dtype(values: list[Any]) -> Any:
+    """The polars type of a table column from its values (``None``: missing): Boolean, Int64,
+    Float64 or, for anything else, Utf8."""
     present = [v for v in values if v is not None]
     if present and all(isinstance(v, bool) for v in present):
         return pl.Boolean
@@ -239,7 +224,7 @@ def _dtype(values: list[Any]) -> Any:
 
 
 def _frame(rows: list[dict[str, Any]], columns: list[str], text: tuple[str, ...]) -> pl.DataFrame:
-    schema = {c: pl.Utf8 if c in text else pl.Int64 if c == "seed" else _dtype([r.get(c) for r in rows])
+    schema = {c: pl.Utf8 if c in text else pl.Int64 if c == "seed" else column_dtype([r.get(c) for r in rows])
               for c in columns}
     for c in columns:
         if schema[c] == pl.Utf8:
@@ -255,7 +240,8 @@ def kind_tables(study: KindStudy, out_dir: Path) -> tuple[pl.DataFrame, pl.DataF
     curve_rows: list[dict[str, Any]] = []
     metric_names: list[str] = []
     curve_names: list[str] = []
-    dim = "step"
+    dims: list[str] = []
+    last_dim = "step"  # the curve dimension of a study whose cells have no curves
     for cell in study.cells:
         row: dict[str, Any] = {"study": study.name, "kind": study.kind, "cell_id": cell.cell_id,
                                "case_id": cell.case_id, "sweep": "+".join(cell.sweeps), "seed": cell.seed,
@@ -268,18 +254,19 @@ def kind_tables(study: KindStudy, out_dir: Path) -> tuple[pl.DataFrame, pl.DataF
                 metrics = json.loads(meta["attrs"]["metrics"])
                 row.update(status="ok", **metrics)
                 metric_names += [m for m in metrics if m not in metric_names]
-                dim = str(meta["attrs"].get("curve_dim", dim))
+                last_dim = str(meta["attrs"].get("curve_dim", last_dim))
                 names = json.loads(meta["attrs"].get("curves", "[]"))
                 curve_names += [n for n in names if n not in curve_names]
-                if names:
-                    n = int(archive[names[0]].shape[0])
+                for dim, along in _curves_by_dim(meta["attrs"], names).items():
+                    dims += [dim] if dim not in dims else []
+                    n = int(archive[along[0]].shape[0])
                     pos = archive[dim] if dim in archive.files else np.arange(n)
                     for i in range(n):
                         curve_rows.append({"cell_id": cell.cell_id, "case_id": cell.case_id,
                                            "seed": cell.seed,
                                            "sweep": row["sweep"], **{k: row[k] for k in study.grid},
                                            dim: _plain(pos[i]),
-                                           **{m: _plain(archive[m][i]) for m in names}})
+                                           **{m: _plain(archive[m][i]) for m in along}})
         elif error_file(out_dir, cell.cell_id).is_file():
             row["status"] = "failed"
             try:
@@ -292,9 +279,21 @@ def kind_tables(study: KindStudy, out_dir: Path) -> tuple[pl.DataFrame, pl.DataF
     metric_names = [m for m in metric_names if m != "wall_s"] + ["wall_s"]
     text = ("study", "kind", "cell_id", "case_id", "sweep", "status", "error")
     summary = _frame(rows, [*ID_COLUMNS, *study.grid, "status", "error", *metric_names], text)
-    curve_cols = ["cell_id", "case_id", "seed", "sweep", *study.grid, dim, *curve_names]
+    curve_cols = ["cell_id", "case_id", "seed", "sweep", *study.grid, *(dims or [last_dim]), *curve_names]
     curves = _frame(curve_rows, curve_cols, ("cell_id", "case_id", "sweep"))
     return summary, curves
+
+
+def _curves_by_dim(attrs: dict[str, Any], names: list[str]) -> dict[str, list[str]]:
+    """A cell file's curve variables grouped by their dimension (in order)."""
+    if "curve_dims" in attrs:
+        of = json.loads(attrs["curve_dims"])
+    else:
+        of = dict.fromkeys(names, str(attrs.get("curve_dim", "step")))
+    grouped: dict[str, list[str]] = {}
+    for name in names:
+        grouped.setdefault(of[name], []).append(name)
+    return grouped
 
 
 def _plain(value: Any) -> Any:
@@ -319,6 +318,17 @@ def kind_dataset(study: KindStudy, summary: pl.DataFrame) -> xr.Dataset:
     ds.attrs = {"study": study.name, "kind": study.kind, "spec_hash": study.spec_hash,
                 "description": "metrics per grid point and seed (NaN: no such cell)"}
     return ds
+
+
+def status_counts() -> list[pl.Expr]:
+    """Aggregations counting the ``ok``, ``failed`` and ``pending`` cells of a summary group."""
+    return [(pl.col("status") == s).sum().alias(s) for s in ("ok", "failed", "pending")]
+
+
+def failed_cells(summary: pl.DataFrame, label: str) -> list[dict[str, Any]]:
+    """``cell_id``, ``policy`` (the ``label`` column), ``seed``, ``error`` of every failed cell."""
+    failed = summary.filter(pl.col("status") == "failed")
+    return failed.select("cell_id", pl.col(label).alias("policy"), "seed", "error").to_dicts()
 
 
 class KindPipeline:
@@ -374,16 +384,14 @@ class KindPipeline:
         for col in ("sweep", "ok", "failed", "pending", *metrics):
             out.add_column(col, justify="left" if col == "sweep" else "right")
         grouped = summary.group_by("sweep", maintain_order=True).agg(
-            *[(pl.col("status") == s).sum().alias(s) for s in ("ok", "failed", "pending")],
-            *[pl.col(m).cast(pl.Float64).mean() for m in metrics])
+            *status_counts(), *[pl.col(m).cast(pl.Float64).mean() for m in metrics])
         for r in grouped.iter_rows(named=True):
             out.add_row(r["sweep"], str(r["ok"]), str(r["failed"]), str(r["pending"]),
                         *["–" if r[m] is None else f"{r[m]:.4g}" for m in metrics])
         return out
 
     def failures(self, summary: pl.DataFrame) -> list[dict[str, Any]]:
-        failed = summary.filter(pl.col("status") == "failed")
-        return failed.select("cell_id", pl.col("sweep").alias("policy"), "seed", "error").to_dicts()
+        return failed_cells(summary, "sweep")
 
 
 GENERIC = KindPipeline()

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import import_module, resources
@@ -47,12 +48,11 @@ if TYPE_CHECKING:
 DEFAULT_KIND = "offload"
 KIND_MODULES: dict[str, str] = {
     "offload": "genoffload.studies.offload_kind",
-    # split / snake (issues 15/16): their modules exist but run through their own CLIs; add them
-    # here once split_study / snake_study call register_kind
+    "split": "genoffload.studies.split_study",
+    "snake": "genoffload.studies.snake_study",
 }
 """Module of each shipped kind; importing it registers the kind."""
 SHIPPED_FIRST = ("paper", "gap", "demo")
-OWN_CLI_STUDIES = ("split", "snake")  # shipped, but not (yet) run by the study runner
 """Shipped study files listed first (the others follow in name order)."""
 
 CellFunction = Callable[[dict[str, Any], int], "xr.Dataset"]
@@ -141,8 +141,8 @@ class StudyKind:
         ``panels(summary, curves) -> [(title, Figure)]`` from the ``ok`` cells' rows.
     expand : callable, optional
         ``expand(kind, base, sweeps, seeds) -> [KindCell]``; default :func:`grid_cells`.
-    curve_dim : str
-        The dimension of the curve variables (1-d data variables along it) [name].
+    curve_dim : str or tuple of str
+        The dimension(s) of the curve variables (1-d data variables along one of them) [name].
     description : str
         One line shown by ``study check``.
     pipeline : Pipeline, optional
@@ -154,7 +154,7 @@ class StudyKind:
     cell: CellFunction | None = None
     panels: PanelFunction | None = None
     expand: Callable[..., list[KindCell]] | None = None
-    curve_dim: str = "step"
+    curve_dim: str | tuple[str, ...] = "step"
     description: str = ""
     pipeline: Pipeline | None = field(default=None, compare=False)
 
@@ -189,6 +189,44 @@ def check_seeds(seeds: list[int]) -> list[int]:
     if any(s > MAX_SEED for s in seeds):
         raise ValueError(f"seeds must be <= {MAX_SEED} (2**63 - 1)")
     return seeds
+
+
+class StudyNames:
+    """``name``, ``description`` and ``seeds`` of a validated study of any kind, from the
+    ``[study]`` table of its file (``self.spec.study``)."""
+
+    spec: Any
+
+    @property
+    def name(self) -> str:
+        return str(self.spec.study.name)
+
+    @property
+    def description(self) -> str:
+        return str(self.spec.study.description)
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(self.spec.study.seeds)
+
+
+def list_length(value: Any) -> int:
+    """How many values a raw study file's entry gives (a list: its length, at least 1; else 1)."""
+    return max(len(value), 1) if isinstance(value, list) else 1
+
+
+def upper_cases_seeds(raw: dict[str, Any], settings: tuple[str, ...] = ("name",)) -> tuple[int, int]:
+    """Most cases (the sum over the sweeps of the product of their lists' lengths, the keys in
+    ``settings`` left out) and the seeds of a raw study file, from its list lengths only (cheap,
+    before any validation)."""
+    study = raw.get("study")
+    seeds = list_length(study.get("seeds", [0])) if isinstance(study, dict) else 1
+    sweeps = raw.get("sweep")
+    cases = 1
+    if isinstance(sweeps, list) and sweeps:
+        cases = sum(math.prod(list_length(v) for k, v in sweep.items() if k not in settings)
+                    if isinstance(sweep, dict) else 1 for sweep in sweeps)
+    return cases, seeds
 
 
 def register_kind(kind: StudyKind) -> StudyKind:
@@ -247,10 +285,8 @@ def parse_study(text: str, source: str = "<text>") -> Any:
 
 def shipped_studies() -> list[str]:
     """Names of the study files shipped with the package (``genoffload study run NAME``)."""
-    # split.toml / snake.toml (issues 15/16) are run by `genoffload split run` / `snake compare`
-    # until those families register their study kinds
     stems = {p.name.removesuffix(".toml") for p in resources.files("genoffload.studies").iterdir()
-             if p.name.endswith(".toml")} - set(OWN_CLI_STUDIES)
+             if p.name.endswith(".toml")}
     return [*[s for s in SHIPPED_FIRST if s in stems], *sorted(stems - set(SHIPPED_FIRST))]
 
 

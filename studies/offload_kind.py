@@ -21,6 +21,7 @@ import xarray as xr
 
 from genoffload.scenario import ScenarioConfig
 from genoffload.studies.cells import CellTask, run_cell
+from genoffload.studies.kind_generic import failed_cells, status_counts
 from genoffload.studies.kinds import StudyKind, register_kind
 from genoffload.studies.spec import Cell, Study, parse_offload_study
 
@@ -63,10 +64,8 @@ def policy_table(table: pl.DataFrame, title: str) -> Any:
                 "success", "gap total", "gap radio"):
         out.add_column(col, justify="left" if col in ("policy", "mode") else "right")
     grouped = table.group_by(["policy", "mode"], maintain_order=True).agg(
-        (pl.col("status") == "ok").sum().alias("ok"), (pl.col("status") == "failed").sum().alias("failed"),
-        (pl.col("status") == "pending").sum().alias("pending"),
-        pl.col("mean_reward").mean(), pl.col("mean_delay_s").mean(), pl.col("success_rate").mean(),
-        pl.col("gap_total").mean(), pl.col("gap_radio").mean())
+        *status_counts(), pl.col("mean_reward").mean(), pl.col("mean_delay_s").mean(),
+        pl.col("success_rate").mean(), pl.col("gap_total").mean(), pl.col("gap_radio").mean())
     for r in grouped.iter_rows(named=True):
         out.add_row(r["policy"], r["mode"], str(r["ok"]), str(r["failed"]), str(r["pending"]),
                     _fmt(r["mean_reward"]), _fmt(r["mean_delay_s"]), _fmt(r["success_rate"]),
@@ -119,8 +118,7 @@ class OffloadPipeline:
         return policy_table(summary, title)
 
     def failures(self, summary: pl.DataFrame) -> list[dict[str, Any]]:
-        failed = summary.filter(pl.col("status") == "failed")
-        return failed.select("cell_id", "policy", "seed", "error").to_dicts()
+        return failed_cells(summary, "policy")
 
 
 OFFLOAD = register_kind(StudyKind(

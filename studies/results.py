@@ -21,6 +21,7 @@ import xarray as xr
 
 from genoffload.io import write_atomic
 from genoffload.studies.cellfiles import cell_file, check_cell, error_file, read_cell_meta
+from genoffload.studies.kind_generic import column_dtype
 from genoffload.studies.spec import GRID_COLUMNS, METRICS, Cell, Study
 
 ID_COLUMNS = ("study", "cell_id", "case_id", "sweep", "seed", "policy", "policy_name", "mode")
@@ -106,17 +107,6 @@ def _fill_gaps(rows: list[dict[str, Any]], study: Study) -> None:
         r["gap_radio"] = (r["radio_part_s"] - rad) / rad if rad else None
 
 
-def _dtype(values: list[Any]) -> Any:
-    present = [v for v in values if v is not None]
-    if present and all(isinstance(v, bool) for v in present):
-        return pl.Boolean
-    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
-        return pl.Int64
-    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
-        return pl.Float64
-    return pl.Utf8
-
-
 def summary_table(study: Study, out_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One row per cell (the summary) and the per-step curves of the episode cells."""
     rows, curves = [], []
@@ -131,7 +121,7 @@ def summary_table(study: Study, out_dir: Path) -> tuple[pl.DataFrame, pl.DataFra
     columns = list(rows[0]) if rows else [*ID_COLUMNS, *GRID_COLUMNS, "steps", "status", "error", *METRICS]
     schema = {c: (pl.Int64 if c in (*INT_METRICS, "seed", "steps") else
                   pl.Float64 if c in METRICS else pl.Utf8 if c in (*ID_COLUMNS, "status", "error")
-                  else _dtype([r[c] for r in rows])) for c in columns}
+                  else column_dtype([r[c] for r in rows])) for c in columns}
     for c in columns:  # e.g. tasks_per_user: 1 in one case, [1, 2] in another
         if schema[c] == pl.Utf8:
             for r in rows:

@@ -6,18 +6,27 @@ are crossed (each sweep on top of the base; the cells of all sweeps, duplicates 
 (0-d variables: metrics; 1-d: curves over ``round`` or ``node``), :func:`panels` draws the
 report from the collected tables: accuracy vs round, memory per node, bytes per round,
 predicted vs measured memory.
+
+Importing the module registers the ``snake`` study kind (:data:`SNAKE`: schema :class:`SnakeCell`,
+cell :func:`run_cell`, :func:`kind_panels` over the study runner's tables), so
+``genoffload study run snake`` and ``genoffload report`` run it like every kind;
+``genoffload snake compare`` calls :func:`parse_study`, :func:`expand`, :func:`run_cell`,
+:func:`tables` and :func:`panels` itself.
 """
 
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from genoffload.errors import InputError
+from genoffload.errors import InputError, validation_error
+from genoffload.studies.kind_generic import grid_cells
+from genoffload.studies.kinds import KindCell, StudyKind, register_kind
 
 KIND = "snake"
 
@@ -54,27 +63,36 @@ class SnakeStudy(BaseModel):
 
     kind: Literal["snake"] = "snake"
     name: str = "snake"
+    description: str = ""
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
     base: dict[str, Any] = Field(default_factory=dict)
     sweep: list[dict[str, list[Any]]] = Field(default_factory=list)
 
 
-def _pydantic_error(err: ValidationError, where: str) -> InputError:
-    e = err.errors()[0]
-    field = ".".join(str(p) for p in (where, *e["loc"]))
-    return InputError(field, e.get("input"), e["msg"])
+def _flat(doc: dict[str, Any]) -> dict[str, Any]:
+    """A study file in the study runner's layout (``[study]`` table, named sweeps) as the flat
+    document of :class:`SnakeStudy` (the sweeps' names dropped)."""
+    head = doc.get("study")
+    if not isinstance(head, dict):
+        return doc
+    sweeps = doc.get("sweep", [])
+    if isinstance(sweeps, list):
+        sweeps = [{k: v for k, v in sw.items() if k != "name"} if isinstance(sw, dict) else sw
+                  for sw in sweeps]
+    return {**{k: v for k, v in doc.items() if k != "study"}, **head, "sweep": sweeps}
 
 
 def parse_study(doc: dict[str, Any], where: str = "study") -> SnakeStudy:
-    """The study document (a parsed TOML) checked; bad fields as one-line InputErrors."""
+    """The study document (a parsed TOML, flat or with a ``[study]`` table) checked; bad fields as
+    one-line InputErrors."""
     try:
-        study = SnakeStudy.model_validate(doc)
+        study = SnakeStudy.model_validate(_flat(doc))
     except ValidationError as err:
-        raise _pydantic_error(err, where) from None
+        raise validation_error(err, where) from None
     try:
         SnakeCell.model_validate(study.base)
     except ValidationError as err:
-        raise _pydantic_error(err, f"{where}.base") from None
+        raise validation_error(err, f"{where}.base") from None
     return study
 
 
@@ -88,7 +106,7 @@ def expand(study: SnakeStudy) -> list[dict[str, Any]]:
             try:
                 cell = SnakeCell.model_validate(raw).model_dump()
             except ValidationError as err:
-                raise _pydantic_error(err, f"sweep[{i}]") from None
+                raise validation_error(err, f"sweep[{i}]") from None
             key = tuple(sorted((k, str(v)) for k, v in cell.items()))
             if key not in seen:
                 seen.add(key)
@@ -207,5 +225,50 @@ def panels(summary: Any, curves: Any) -> list[tuple[str, Any]]:
     figs.append(("Predicted vs measured", fig))
     return figs
 
+
+LABELS = ("method", "alpha", "nodes")
+"""Cell keys the panels label the curves with: grid columns of every snake study."""
+CURVE_DIMS = ("round", "node")
+
+
+def kind_cells(kind: StudyKind, base: dict[str, Any], sweeps: list[dict[str, Any]],
+               seeds: list[int]) -> list[KindCell]:
+    """The study runner's cells (:func:`~genoffload.studies.kind_generic.grid_cells`), with
+    :data:`LABELS` among the grid columns even where no sweep varies them."""
+    return [replace(c, coords={**{k: c.params[k] for k in LABELS}, **c.coords})
+            for c in grid_cells(kind, base, sweeps, seeds)]
+
+
+def long_curves(curves: Any) -> Any:
+    """The study runner's curves table (one column per curve, ``round`` and ``node`` positions)
+    in the long form of :func:`tables`: the cell keys as text, ``seed``, ``var``, ``dim``, ``x``,
+    ``value``."""
+    import polars as pl
+
+    keys = [c for c in curves.columns if c in SnakeCell.model_fields]
+    ids = ("cell_id", "case_id", "seed", "sweep")
+    names = [c for c in curves.columns if c not in (*ids, *keys, *CURVE_DIMS)]
+    parts = []
+    for name in names:
+        rows = curves.filter(pl.col(name).is_not_null())
+        dim = next((d for d in CURVE_DIMS if d in rows.columns and rows[d].null_count() == 0), None)
+        if dim is None or rows.height == 0:
+            continue
+        parts.append(rows.select(*[pl.col(k).cast(pl.Utf8) for k in keys], "seed", pl.lit(name).alias("var"),
+                                 pl.lit(dim).alias("dim"), pl.col(dim).cast(pl.Float64).alias("x"),
+                                 pl.col(name).cast(pl.Float64).alias("value")))
+    if not parts:
+        return pl.DataFrame(schema={"var": pl.Utf8, "dim": pl.Utf8, "x": pl.Float64, "value": pl.Float64})
+    return pl.concat(parts)
+
+
+def kind_panels(summary: Any, curves: Any) -> list[tuple[str, Any]]:
+    """The report panels of a snake study run by the study runner (:func:`panels`)."""
+    return panels(summary, long_curves(curves))
+
+
+SNAKE = register_kind(StudyKind(
+    KIND, SnakeCell, run_cell, kind_panels, expand=kind_cells, curve_dim=CURVE_DIMS,
+    description="Snake Learning vs FedAvg vs Split Learning: real training per method, nodes and skew"))
 
 __all__ = ["KIND", "SnakeCell", "SnakeStudy", "expand", "panels", "parse_study", "run_cell", "tables"]

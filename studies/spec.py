@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -25,11 +24,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from genoffload.catalog import load_catalog
-from genoffload.errors import InputError
+from genoffload.errors import InputError, validation_error
 from genoffload.families import Family, families_from_config, get_family
 from genoffload.scenario import ScenarioConfig, make_config
 from genoffload.sizes import check_episode_size, check_study_curves, check_study_size
-from genoffload.studies.kinds import check_seeds, digest
+from genoffload.studies.kinds import StudyNames, check_seeds, digest, list_length, upper_cases_seeds
 from genoffload.studies.policies import PolicySpec as PolicySpec
 from genoffload.studies.policies import check_policy, is_snapshot_only
 
@@ -131,7 +130,7 @@ class Cell:
 
 
 @dataclass(frozen=True)
-class Study:
+class Study(StudyNames):
     """A validated study: the file, its cases, policies and cells."""
 
     spec: StudyFile
@@ -144,26 +143,6 @@ class Study:
     extra_grid: tuple[str, ...]
 
     kind = "offload"
-
-    @property
-    def name(self) -> str:
-        return self.spec.study.name
-
-    @property
-    def description(self) -> str:
-        return self.spec.study.description
-
-    @property
-    def seeds(self) -> list[int]:
-        return list(self.spec.study.seeds)
-
-
-def _pydantic_error(err: ValidationError) -> InputError:
-    first = err.errors()[0]
-    loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"]).lstrip(".")
-    msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-    msg = msg.removeprefix("Value error, ")
-    return InputError(loc or "study file", first.get("input"), msg)
 
 
 def _families(value: Any, where: str) -> list[Family]:
@@ -344,7 +323,7 @@ def parse_offload_study(raw: dict[str, Any], text: str, source: str = "<text>") 
     try:
         spec = StudyFile.model_validate(raw)
     except ValidationError as err:
-        raise _pydantic_error(err) from None
+        raise validation_error(err, root="study file") from None
     policies: dict[str, PolicySpec] = {}
     for i, pol in enumerate(spec.policy):
         check_policy(pol, f"policy[{i}]")
@@ -374,17 +353,8 @@ def parse_offload_study(raw: dict[str, Any], text: str, source: str = "<text>") 
 def _upper_cells(raw: dict[str, Any]) -> tuple[int, str, Any]:
     """Most cells the raw study file can expand to (cases x policies x seeds), computed from the
     lengths of its lists only (cheap, before any validation), and the field of the largest factor."""
-    def length(value: Any) -> int:
-        return max(len(value), 1) if isinstance(value, list) else 1
-
-    study = raw.get("study")
-    seeds = length(study.get("seeds", [0])) if isinstance(study, dict) else 1
-    sweeps = raw.get("sweep")
-    cases = 1
-    if isinstance(sweeps, list) and sweeps:
-        cases = sum(math.prod(length(v) for k, v in sweep.items() if k not in SWEEP_SETTINGS)
-                    if isinstance(sweep, dict) else 1 for sweep in sweeps)
-    policies = length(raw.get("policy"))
+    cases, seeds = upper_cases_seeds(raw, SWEEP_SETTINGS)
+    policies = list_length(raw.get("policy"))
     factors = [(seeds, "study.seeds", f"{seeds} seeds"), (cases, "sweep", f"{cases} cases"),
                (policies, "policy", f"{policies} policies")]
     _, field, shown = max(factors, key=lambda f: f[0])

@@ -28,7 +28,7 @@ import numpy as np
 import xarray as xr
 from pydantic import ValidationError
 
-from genoffload.errors import InputError
+from genoffload.errors import InputError, validation_error
 from genoffload.io import load_toml, read_text, write_atomic
 from genoffload.models.split_bound import bounds
 from genoffload.policies.split import get_split_policy
@@ -60,9 +60,7 @@ def _params(values: dict[str, Any], where: str) -> SplitParams:
     try:
         return SplitParams(**values)
     except ValidationError as err:
-        e = err.errors()[0]
-        loc = ".".join(str(x) for x in e["loc"])
-        raise InputError(f"{where}.{loc}", e.get("input"), e["msg"].lower()) from None
+        raise validation_error(err, where, unknown="extra inputs are not permitted") from None
 
 
 def load_split_study(name_or_path: str) -> SplitStudy:

@@ -6,6 +6,12 @@ exhaustive bound, fits each policy on the training states (its real evaluations 
 and records per policy the mean regret on the held-out states. Curves: perplexity and request
 delay against the split, and the surrogate's regret against the real evaluations spent.
 :func:`split_panels` draws the report panels from the study's summary and curves tables.
+
+Importing the module registers the ``split`` study kind (:data:`SPLIT`: schema
+:class:`SplitParams`, cell :func:`split_cell`, curves along ``budget`` and ``split``,
+:func:`kind_panels`), so ``genoffload study run split`` and ``genoffload report`` run it like
+every kind; ``genoffload split run`` (:mod:`genoffload.studies.split_runner`) calls
+:func:`split_cell` itself.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import numpy as np
 import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from genoffload.errors import InputError
+from genoffload.errors import validation_error
 from genoffload.models.split_bound import SplitBound, bounds, regret
 from genoffload.policies.split import get_split_policy
 from genoffload.policies.split.baselines import BestStatic
@@ -28,6 +34,7 @@ from genoffload.split.cache import MeasuredQuality, MeasurementCache, measure_gr
 from genoffload.split.channel import ChannelState
 from genoffload.split.config import get_config, get_device
 from genoffload.split.problem import Action, QualityFn, SplitProblem
+from genoffload.studies.kinds import StudyKind, register_kind
 
 DEFAULT_POLICIES = (
     "ue-only",
@@ -160,8 +167,7 @@ def split_cell(params: dict[str, Any], seed: int) -> xr.Dataset:
     try:
         p = SplitParams(**params)
     except ValidationError as err:  # first problem, one line
-        first = err.errors()[0]
-        raise InputError(".".join(map(str, first["loc"])), first.get("input"), first["msg"]) from None
+        raise validation_error(err) from None
     problem, quality, ppl0 = build(p, seed)
     train = draw_states(p.n_train, seed, p.sinr_db, p.erasure, 0)
     test = draw_states(p.n_test, seed, p.sinr_db, p.erasure, 1)
@@ -248,3 +254,35 @@ def split_panels(summary: Any, curves: Any) -> list[tuple[str, Any]]:
         fig.tight_layout()
         panels.append((title, fig))
     return panels
+
+
+CURVES = ("ppl_vs_split", "delay_vs_split", "regret_vs_evaluations")
+"""Prefixes of a split cell's curve variables (along ``split``, ``split`` and ``budget``)."""
+
+
+def long_curves(curves: Any) -> Any:
+    """The study runner's curves table (one column per curve, ``budget`` and ``split`` positions)
+    in the long form of :func:`split_panels`: ``cell, case, seed, curve, x, y``."""
+    import polars as pl
+
+    parts = []
+    for name in (c for c in curves.columns if c.startswith(CURVES)):
+        dim = "budget" if name.startswith("regret_vs_evaluations") else "split"
+        rows = curves.filter(pl.col(name).is_not_null())
+        parts.append(rows.select(pl.col("cell_id").alias("cell"), pl.col("case_id").alias("case"), "seed",
+                                 pl.lit(name).alias("curve"), pl.col(dim).cast(pl.Float64).alias("x"),
+                                 pl.col(name).cast(pl.Float64).alias("y")))
+    if not parts:
+        return pl.DataFrame(schema={"cell": pl.Utf8, "case": pl.Utf8, "seed": pl.Int64, "curve": pl.Utf8,
+                                    "x": pl.Float64, "y": pl.Float64})
+    return pl.concat(parts)
+
+
+def kind_panels(summary: Any, curves: Any) -> list[tuple[str, Any]]:
+    """The report panels of a split study run by the study runner (:func:`split_panels`)."""
+    return split_panels(summary, long_curves(curves))
+
+
+SPLIT = register_kind(StudyKind(
+    "split", SplitParams, split_cell, kind_panels, curve_dim=("budget", "split"),
+    description="split inference UE/edge: exhaustive bound, policies' regret, MBRL regret vs evaluations"))

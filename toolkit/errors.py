@@ -37,7 +37,8 @@ class InputError(ValueError):
 
 
 def validation_error(err: Any, prefix: str = "", unknown: str = "unknown key",
-                     names: dict[str, str] | None = None, depth: int | None = None) -> InputError:
+                     names: dict[str, str] | None = None, depth: int | None = None,
+                     root: str = "") -> InputError:
     """The one conversion of a pydantic ``ValidationError`` into an :class:`InputError`.
 
     Parameters
@@ -52,6 +53,8 @@ def validation_error(err: Any, prefix: str = "", unknown: str = "unknown key",
         Field names shown instead of the model's (``{"token_noise": "token-noise"}``: CLI flags).
     depth : int, optional
         Keep only the first ``depth`` parts of the error's location.
+    root : str
+        Field shown for a problem of the whole object when ``prefix`` is empty (``study file``).
 
     Returns
     -------
@@ -65,5 +68,5 @@ def validation_error(err: Any, prefix: str = "", unknown: str = "unknown key",
     loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts).lstrip(".")
     message = str(first["msg"]).removeprefix("Value error, ")
     reason = unknown if first["type"] == "extra_forbidden" else message
-    field = f"{prefix}.{loc}" if prefix and loc else (prefix or loc)
+    field = f"{prefix}.{loc}" if prefix and loc else (prefix or loc or root)
     return InputError(field.replace(".[", "["), first.get("input"), reason)

@@ -152,8 +152,8 @@ def test_offload_is_a_kind_and_unchanged() -> None:
     assert [c.cell_id for c in explicit.cells] == [c.cell_id for c in demo.cells]
 
 
-def test_later_kinds_are_skipped_until_written() -> None:
-    # split and snake join KIND_MODULES once their modules register a kind (issues 15/16)
+def test_shipped_kinds_are_known() -> None:
+    assert set(KIND_MODULES) == {"offload", "split", "snake"}
     for name, module in KIND_MODULES.items():
         if importlib.util.find_spec(module) is None:  # not written yet: an unknown kind, no crash
             with pytest.raises(InputError, match=r"^study\.kind: unknown study kind"):
@@ -161,3 +161,104 @@ def test_later_kinds_are_skipped_until_written() -> None:
             assert name not in known_kinds()
         else:
             assert get_kind(name).name == name and name in known_kinds()
+
+
+def test_split_and_snake_studies_are_shipped_kinds() -> None:
+    from genoffload.studies import SHIPPED
+    from genoffload.studies.snake_study import LABELS, SnakeCell
+    from genoffload.studies.split_study import SplitParams
+
+    assert {"split", "snake"} <= set(SHIPPED)
+    assert get_kind("split").base is SplitParams and get_kind("snake").base is SnakeCell
+    split = load_study("split")
+    assert split.kind == "split" and len(split.cells) == 2
+    assert {c.sweeps for c in split.cells} == {("paper-reward",), ("delay-floor",)}
+    snake = load_study("snake")  # the cells of `snake compare --study snake`, times the seeds
+    assert snake.kind == "snake" and len(snake.cells) == (4 * 2 * 2 + 1) * 3
+    assert snake.grid[:3] == LABELS  # the panels' labels, whatever the sweeps vary
+    with pytest.raises(InputError, match=r"^base\.window: "):
+        parse_study(split.text.replace("window = 128", "window = 4"))
+    with pytest.raises(InputError, match=r"^sweep\[0\]\.nodes\[1\]: "):
+        parse_study(snake.text.replace("nodes = [6, 10]", "nodes = [6, 0]"))
+
+
+def test_split_panels_read_the_runner_curves() -> None:
+    from genoffload.studies.split_study import kind_panels, long_curves
+
+    ids = {"cell_id": ["a"] * 5, "case_id": ["c"] * 5, "seed": [0] * 5, "sweep": ["s"] * 5}
+    curves = pl.DataFrame({**ids, "budget": [2, 4, None, None, None], "split": [None, None, 0, 2, 4],
+                           "regret_vs_evaluations": [0.5, 0.1, None, None, None],
+                           "ppl_vs_split[8]": [None, None, 20.0, 21.0, 22.0],
+                           "delay_vs_split[8]": [None, None, 1.0, 0.5, 0.7]})
+    long = long_curves(curves)
+    assert long.columns == ["cell", "case", "seed", "curve", "x", "y"] and long.height == 2 + 3 + 3
+    regret = long.filter(pl.col("curve") == "regret_vs_evaluations")
+    assert regret["x"].to_list() == [2.0, 4.0] and regret["y"].to_list() == [0.5, 0.1]
+    titles = [t for t, _ in kind_panels(pl.DataFrame(), curves)]
+    assert titles == ["perplexity vs split (mean over held-out channel states)", "request delay vs split",
+                      "surrogate regret vs real evaluations"]
+
+
+TINY_SPLIT = """
+[study]
+name = "tiny-split"
+kind = "split"
+seeds = [0]
+
+[base]
+source = "tiny"
+window = 16
+splits = [0, 2, 4]
+n_train = 2
+n_test = 2
+budgets = [2, 4]
+budget = 4
+policies = ["ue-only", "mbrl-argmax"]
+cache = "CACHE"
+"""
+
+
+@pytest.mark.slow
+def test_split_study_runs_through_the_study_runner(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    from genoffload.studies.split_study import split_cell
+
+    text = TINY_SPLIT.replace("CACHE", str(tmp_path / "cache.jsonl"))
+    out = tmp_path / "split"
+    report = run_study(parse_study(text, "tiny-split.toml"), out, workers=1)
+    assert report.computed == 1 and report.failed == 0
+    summary = pl.read_parquet(out / "summary.parquet")
+    ds = split_cell(load_study_params(text), 0)  # the same numbers as the cell function's (cached)
+    row = summary.row(0, named=True)
+    assert row["kind"] == "split" and row["regret[mbrl-argmax]"] == ds["regret[mbrl-argmax]"].item()
+    curves = pl.read_parquet(out / "curves.parquet")
+    assert curves.filter(pl.col("budget").is_not_null()).height == 2
+    assert curves.filter(pl.col("split").is_not_null())["split"].to_list() == [0, 2, 4]
+    built = build_report(out)
+    assert [p.title for p in built.panels][-1] == "surrogate regret vs real evaluations"
+    assert all(p.png for p in built.panels)
+
+
+def load_study_params(text: str) -> dict[str, Any]:
+    """The params of the only cell of a study file."""
+    (cell,) = parse_study(text).cells
+    return dict(cell.params)
+
+
+@pytest.mark.slow
+def test_snake_study_runs_through_the_study_runner(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    text = ('[study]\nname = "tiny-snake"\nkind = "snake"\nseeds = [0]\n[base]\nnodes = 3\nrounds = 2\n'
+            '[[sweep]]\nname = "methods"\nmethod = ["fedavg", "snake"]\n')
+    out = tmp_path / "snake"
+    report = run_study(parse_study(text, "tiny-snake.toml"), out, workers=1)
+    assert report.computed == 2 and report.failed == 0
+    summary = pl.read_parquet(out / "summary.parquet")
+    assert summary["method"].to_list() == ["fedavg", "snake"] and summary["nodes"].to_list() == [3, 3]
+    assert {"final_accuracy", "bytes_per_round", "peak_memory"} <= set(summary.columns)
+    curves = pl.read_parquet(out / "curves.parquet")
+    assert {"round", "node", "accuracy", "memory_measured"} <= set(curves.columns)
+    titles = [p.title for p in build_report(out).panels]
+    assert titles == ["Accuracy vs round", "Measured peak memory per node", "Bytes per round",
+                      "Predicted vs measured"]

@@ -179,8 +179,8 @@ def test_bad_input_is_one_line_naming_the_field(text: str, expected: list[str]) 
 
 
 def test_missing_spec_names_the_shipped_studies(tmp_path: Path) -> None:
-    with pytest.raises(InputError,
-                       match=r"^spec: no such file, nor a shipped study \(paper, gap, demo, state\)"):
+    with pytest.raises(InputError, match=r"^spec: no such file, nor a shipped study "
+                                         r"\(paper, gap, demo, snake, split, state\)"):
         load_study(str(tmp_path / "nope.toml"))
 
 

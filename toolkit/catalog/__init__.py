@@ -1,13 +1,15 @@
 """LLM and service catalog: data tables with units and sources.
 
 The tables live beside this module (``models.csv``, ``services.csv``); ``attributes.csv``
-declares every column with its unit. Users add their own rows with :func:`load_catalog`
-``extra_models=`` / ``extra_services=`` (CSV files with the same columns).
+declares every column of every table (type, unit, default, whether it is required, meaning) and
+is the schema they are read with (:func:`attributes`, :func:`columns`). Users add their own rows
+with :func:`load_catalog` ``extra_models=`` / ``extra_services=`` (CSV files with the same columns).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -15,39 +17,87 @@ import polars as pl
 
 from genoffload.errors import InputError
 
-MODEL_COLUMNS = {
-    "name": pl.Utf8,
-    "kind": pl.Utf8,
-    "unit": pl.Utf8,
-    "ttft_s": pl.Float64,
-    "tpot_s": pl.Float64,
-    "quality_regular": pl.Float64,
-    "quality_preferred": pl.Float64,
-    "source": pl.Utf8,
-    "date": pl.Utf8,
-}
-SERVICE_COLUMNS = {
-    "name": pl.Utf8,
-    "service_class": pl.Utf8,
-    "modality": pl.Utf8,
-    "unit": pl.Utf8,
-    "mean_units": pl.Float64,
-    "bytes_per_unit": pl.Float64,
-    "description": pl.Utf8,
-}
+TYPES: dict[str, type[pl.DataType]] = {"str": pl.Utf8, "float": pl.Float64, "int": pl.Int64,
+                                       "bool": pl.Boolean}
+"""Polars type of each ``type`` word of ``attributes.csv``."""
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One column of a catalog table, as ``attributes.csv`` declares it.
+
+    Attributes
+    ----------
+    table : str
+        ``models``, ``services``, ``llm_configs`` or ``devices``.
+    name : str
+        Column name.
+    type : str
+        ``str``, ``float``, ``int`` or ``bool`` (see :data:`TYPES`).
+    unit : str
+        Unit of the values (empty: none or text).
+    default : str
+        Value of a missing column or an empty cell, as text (empty: no default).
+    required : bool
+        Whether a table without the column is refused.
+    description : str
+    """
+
+    table: str
+    name: str
+    type: str
+    unit: str
+    default: str
+    required: bool
+    description: str
+
+
+@cache
+def _attributes() -> tuple[Attribute, ...]:
+    text = (resources.files("genoffload.catalog") / "attributes.csv").read_text(encoding="utf-8")
+    frame = pl.read_csv(text.encode(), infer_schema_length=0)  # every column as text
+    out = []
+    for row in frame.iter_rows(named=True):
+        kind = row["type"]
+        if kind not in TYPES:  # a shipped-file error, not user input
+            raise ValueError(f"attributes.csv: {row['table']}.{row['attribute']} has unknown type {kind!r}")
+        out.append(Attribute(row["table"], row["attribute"], kind, row["unit"] or "", row["default"] or "",
+                             row["required"] == "true", row["description"] or ""))
+    return tuple(out)
+
+
+def attributes(table: str) -> list[Attribute]:
+    """The declared columns of a catalog table, in order (``attributes.csv``)."""
+    return [a for a in _attributes() if a.table == table]
+
+
+def columns(table: str) -> dict[str, type[pl.DataType]]:
+    """Column name → polars type of a catalog table (``attributes.csv``)."""
+    return {a.name: TYPES[a.type] for a in attributes(table)}
+
+
 SERVICE_CLASSES = ("regular", "preferred")
 MODALITY_OF_KIND = {"llm": "text", "image": "image", "audio": "audio", "video": "video"}
 
 
-def _read(path: Path | str, columns: dict[str, type[pl.DataType]], what: str) -> pl.DataFrame:
+def _read(path: Path | str, table: str, what: str) -> pl.DataFrame:
+    """A catalog table read with its schema: required columns checked, defaults filled in."""
+    schema = attributes(table)
+    types = {a.name: TYPES[a.type] for a in schema}
     try:
-        df = pl.read_csv(path, schema_overrides=columns)
+        df = pl.read_csv(path, schema_overrides=types)
     except Exception as exc:  # polars raises several error types for malformed CSV
         raise InputError(what, str(path), f"not a readable CSV table ({type(exc).__name__})") from None
-    missing = [c for c in columns if c not in df.columns]
+    missing = [a.name for a in schema if a.required and a.name not in df.columns]
     if missing:
         raise InputError(f"{what}.{missing[0]}", str(path), "missing column")
-    return df.select(list(columns))
+    for a in schema:
+        default = pl.lit(a.default or None).cast(types[a.name])
+        if a.name not in df.columns:
+            df = df.with_columns(default.alias(a.name))
+        elif a.default:
+            df = df.with_columns(pl.col(a.name).fill_null(default))
+    return df.select(list(types))
 
 
 def _check_models(df: pl.DataFrame) -> None:
@@ -103,13 +153,13 @@ def load_catalog(
         already in the shipped table replaces it.
     """
     base = resources.files("genoffload.catalog")
-    models = _read(str(base / "models.csv"), MODEL_COLUMNS, "catalog.models")
-    services = _read(str(base / "services.csv"), SERVICE_COLUMNS, "catalog.services")
+    models = _read(str(base / "models.csv"), "models", "catalog.models")
+    services = _read(str(base / "services.csv"), "services", "catalog.services")
     if extra_models is not None:
-        extra = _read(extra_models, MODEL_COLUMNS, "catalog.models")
+        extra = _read(extra_models, "models", "catalog.models")
         models = pl.concat([models.filter(~pl.col("name").is_in(extra["name"].to_list())), extra])
     if extra_services is not None:
-        extra = _read(extra_services, SERVICE_COLUMNS, "catalog.services")
+        extra = _read(extra_services, "services", "catalog.services")
         services = pl.concat([services.filter(~pl.col("name").is_in(extra["name"].to_list())), extra])
     _check_models(models)
     bad = services.filter(~pl.col("service_class").is_in(list(SERVICE_CLASSES)))

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from genoffload.cli.common import console, episode_table, jsonable, user_errors, write_atomic
-from genoffload.errors import InputError
+from genoffload.errors import InputError, validation_error
 from genoffload.io import check_output_folder
 from genoffload.llm.deadline import DEFAULT_DEADLINE_S
 from genoffload.sizes import check_episode_size, check_seed
@@ -106,10 +106,8 @@ def run_cmd(
     try:
         config = EpisodeConfig(steps=steps, seed=seed, token_noise=token_noise, arrival_prob=arrival_prob)
     except ValidationError as err:
-        first = err.errors()[0]
-        name = {"token_noise": "token-noise", "arrival_prob": "arrival-prob"}.get(
-            str(first["loc"][0]), str(first["loc"][0]))
-        raise InputError(name, first.get("input"), first["msg"]) from None
+        raise validation_error(err, names={"token_noise": "token-noise", "arrival_prob": "arrival-prob"},
+                               depth=1) from None
     base = _scenario(scenario)
     check_episode_size(steps, base.users * base.sites, arrival_prob)
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from genoffload.cli.common import console, print_json, user_errors, write_atomic
-from genoffload.errors import InputError
+from genoffload.errors import InputError, validation_error
 from genoffload.io import check_output, check_output_folder
 
 app = typer.Typer(help="Snake Learning: exact layer-segment planner, real training, FedAvg/SL comparison.",
@@ -148,8 +148,7 @@ def _cell(params: dict[str, Any], seed: int) -> Any:
     try:
         cell = SnakeCell.model_validate(params)
     except ValidationError as err:
-        e = err.errors()[0]
-        raise InputError(".".join(str(p) for p in e["loc"]), e.get("input"), e["msg"]) from None
+        raise validation_error(err) from None
     return run_cell(cell.model_dump(), seed)
 
 

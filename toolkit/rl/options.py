@@ -9,7 +9,7 @@ import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from genoffload.episode import EpisodeConfig
-from genoffload.errors import InputError
+from genoffload.errors import InputError, validation_error
 from genoffload.io import load_json
 from genoffload.rl.observation import (
     LINK_EDGES_MBPS,
@@ -79,10 +79,7 @@ def env_options(options: dict[str, Any] | EnvOptions | None = None, prefix: str 
     try:
         opts = EnvOptions(**(options or {}))
     except ValidationError as err:
-        first = err.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"][:1]) or "(root)"
-        msg = "unknown option" if first["type"] == "extra_forbidden" else first["msg"]
-        raise InputError(f"{prefix}.{loc}", first.get("input"), msg) from None
+        raise validation_error(err, prefix, unknown="unknown option", depth=1) from None
     if opts.extras != "auto":
         check_extras(list(opts.extras))
     for name in ("size_edges", "link_edges_mbps", "load_edges"):

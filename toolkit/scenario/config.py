@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from genoffload.errors import InputError
+from genoffload.errors import InputError, validation_error
 from genoffload.families.registry import check_family_settings
 from genoffload.io import load_json, load_toml, read_text
 from genoffload.sizes import MAX_SEED, check_scenario_size
@@ -164,17 +164,6 @@ class ScenarioConfig(BaseModel):
         return float(ENV_DEFAULTS[self.environment][key] if value is None else value)
 
 
-def _pydantic_error(err: ValidationError, prefix: str = "config") -> InputError:
-    first = err.errors()[0]
-    loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"]).lstrip(".")
-    loc = loc or "(root)"
-    value = first.get("input")
-    msg = first["msg"]
-    if first["type"] == "extra_forbidden":
-        msg = "unknown key"
-    return InputError(f"{prefix}.{loc}" if loc != "(root)" else prefix, value, msg)
-
-
 def make_config(overrides: dict[str, Any] | None = None, prefix: str = "config") -> ScenarioConfig:
     """Build a :class:`ScenarioConfig`, turning validation errors into one-line InputErrors."""
     if overrides is not None and not isinstance(overrides, dict):
@@ -182,7 +171,7 @@ def make_config(overrides: dict[str, Any] | None = None, prefix: str = "config")
     try:
         cfg = ScenarioConfig(**(overrides or {}))
     except ValidationError as err:
-        raise _pydantic_error(err, prefix) from None
+        raise validation_error(err, prefix) from None
     check_config_size(cfg, prefix, machine=False)
     return cfg
 

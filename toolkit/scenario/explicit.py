@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from genoffload.catalog import Catalog, load_catalog
 from genoffload.delay import shannon_rate
-from genoffload.errors import InputError
+from genoffload.errors import InputError, validation_error
 from genoffload.io import load_json
-from genoffload.scenario.config import ScenarioConfig, _pydantic_error, make_config
+from genoffload.scenario.config import ScenarioConfig, make_config
 from genoffload.scenario.dataset import VARIABLES, assemble, check_schema, open_netcdf, validate
 from genoffload.scenario.generate import default_deadlines, scenario_attrs
 from genoffload.scenario.tasks import attach_models
@@ -103,7 +103,7 @@ def from_document(raw: Any, catalog: Catalog | None = None, where: str = "scenar
     try:
         doc = ExplicitScenario.model_validate(raw)
     except ValidationError as err:
-        raise _pydantic_error(err, where) from None
+        raise validation_error(err, where) from None
     cfg = make_config(doc.settings, prefix="settings")
     catalog = catalog or load_catalog(cfg.catalog_models, cfg.catalog_services)
     n_user = len(doc.user_cell)
