@@ -21,7 +21,7 @@ import json
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from genoffload.errors import InputError, validation_error
 from genoffload.sizes import check_study_size
 from genoffload.studies.cellfiles import cell_file, check_cell, error_file, execute_cell, read_cell_meta
-from genoffload.studies.kinds import KindCell, StudyKind, StudyNames, check_seeds, digest, upper_cases_seeds
+from genoffload.studies.kind_base import (
+    ID_COLUMNS,
+    KindCell,
+    StudyKind,
+    StudyNames,
+    check_seeds,
+    digest,
+    upper_cases_seeds,
+)
 
-ID_COLUMNS = ("study", "kind", "cell_id", "case_id", "sweep", "seed")
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
@@ -74,6 +81,8 @@ class KindStudy(StudyNames):
     spec_hash: str
     cells: tuple[KindCell, ...]
     grid: tuple[str, ...]
+    definition: StudyKind | None = field(default=None, compare=False, repr=False)
+    """The kind itself (its cell function and curve dimensions)."""
 
     @property
     def cases(self) -> list[str]:
@@ -183,7 +192,8 @@ def parse_kind_study(kind: StudyKind, raw: dict[str, Any], text: str, source: st
     expand = kind.expand or grid_cells
     cells = tuple(expand(kind, spec.base, spec.sweep, spec.study.seeds))
     grid = tuple(dict.fromkeys(k for c in cells for k in c.coords))
-    return KindStudy(kind.name, spec, text, source, digest(spec.model_dump(mode="json"), 64), cells, grid)
+    return KindStudy(kind.name, spec, text, source, digest(spec.model_dump(mode="json"), 64), cells, grid,
+                     kind)
 
 
 def compute_kind_cell(task: KindTask) -> tuple[xr.Dataset, dict[str, Any], dict[str, Any]]:
@@ -338,9 +348,8 @@ class KindPipeline:
         return parse_kind_study(kind, raw, text, source)
 
     def task(self, study: KindStudy, cell: KindCell, out_dir: Path) -> KindTask:
-        from genoffload.studies.kinds import get_kind
-
-        kind = get_kind(study.kind)
+        kind = study.definition
+        assert kind is not None and kind.cell is not None, "a parsed study knows its kind"
         return KindTask(study.kind, cell.cell_id, cell.case_id, cell.seed, cell.params, kind.cell,
                         kind.curve_dim, str(out_dir.resolve()))
 
@@ -356,12 +365,9 @@ class KindPipeline:
     def dataset(self, study: KindStudy, summary: pl.DataFrame) -> xr.Dataset:
         return kind_dataset(study, summary)
 
-    def report(self, folder: Path, progress: Callable[[str], None]) -> Any:
+    def report(self, kind: StudyKind, folder: Path, progress: Callable[[str], None]) -> Any:
         from genoffload.studies.kind_report import build_kind_report
-        from genoffload.studies.kinds import get_kind
-        from genoffload.studies.report_load import read_metadata
 
-        kind = get_kind(str(read_metadata(folder / "metadata.json").get("kind")), "metadata.json.kind")
         return build_kind_report(kind, folder, progress)
 
     def headline(self, study: KindStudy) -> str:

@@ -11,10 +11,9 @@ import polars as pl
 
 from genoffload.errors import InputError
 from genoffload.studies.figures import Panel, omitted, to_png
-from genoffload.studies.kind_generic import ID_COLUMNS
-from genoffload.studies.kinds import StudyKind
-from genoffload.studies.report import Report, Section
+from genoffload.studies.kind_base import ID_COLUMNS, StudyKind
 from genoffload.studies.report_load import StudyData, read_metadata, read_results
+from genoffload.studies.report_model import Report, Section
 from genoffload.studies.report_tables import ERROR_CHARS, Table, fmt, metadata_table, study_texts
 
 KIND_STEPS = ("reading the study folder", "figures", "tables")

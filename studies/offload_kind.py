@@ -98,7 +98,7 @@ class OffloadPipeline:
 
         return results_dataset(study, summary)
 
-    def report(self, folder: Path, progress: Callable[[str], None]) -> Any:
+    def report(self, kind: StudyKind, folder: Path, progress: Callable[[str], None]) -> Any:
         from genoffload.studies.report import build_offload_report
 
         return build_offload_report(folder, progress)

@@ -14,7 +14,6 @@ import base64
 import html
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from genoffload.studies.figures import Panel, convergence_panels, policy_colors,
 from genoffload.studies.figures_families import family_panels, family_table
 from genoffload.studies.figures_sweeps import gap_panel, sweep_panels
 from genoffload.studies.report_load import StudyData, read_metadata, read_study_folder
+from genoffload.studies.report_model import Report, Section
 from genoffload.studies.report_tables import (
     Table,
     cases_table,
@@ -68,49 +68,6 @@ pre{background:#fff;border:1px solid #d5dbe3;border-radius:6px;padding:.8rem;ove
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
-@dataclass
-class Section:
-    """A section of figures in the report.
-
-    Attributes
-    ----------
-    section_id : str
-        ``id`` of the HTML section.
-    heading : str
-        Its heading (``h2``).
-    panels : list[Panel]
-    nav : tuple[str, str]
-        Anchor and label of its link in the navigation bar.
-    heading_id : str, optional
-        ``id`` of the heading.
-    """
-
-    section_id: str
-    heading: str
-    panels: list[Panel]
-    nav: tuple[str, str]
-    heading_id: str | None = None
-
-
-@dataclass
-class Report:
-    """Everything the report shows, ready to render (the same shell for every study kind)."""
-
-    name: str
-    description: str
-    facts: list[tuple[str, str]]
-    notes: list[str]
-    sections: list[Section]
-    tables: list[Table]
-    metadata: Table
-    texts: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def panels(self) -> list[Panel]:
-        """Every figure panel, in report order."""
-        return [p for s in self.sections for p in s.panels]
-
-
 def _facts(data: StudyData) -> list[tuple[str, str]]:
     s = data.summary
     failed = s.filter(pl.col("status") == "failed").height
@@ -135,14 +92,15 @@ def build_report(folder: Path | str, progress: Progress | None = None) -> Report
     InputError
         Missing folder, not a study folder, damaged or schema-violating files.
     """
-    from genoffload.studies.kinds import DEFAULT_KIND, get_kind
+    from genoffload.studies.kinds import DEFAULT_KIND, get_kind, pipeline_of
 
     path = Path(folder)
     meta = path / "metadata.json"
     kind = DEFAULT_KIND
     if path.is_dir() and meta.is_file():
         kind = str(read_metadata(meta).get("kind", DEFAULT_KIND))
-    return get_kind(kind, "metadata.json.kind").runner().report(path, progress or (lambda _s: None))
+    definition = get_kind(kind, "metadata.json.kind")
+    return pipeline_of(definition).report(definition, path, progress or (lambda _s: None))
 
 
 def build_offload_report(folder: Path | str, progress: Progress | None = None) -> Report:

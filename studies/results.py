@@ -232,9 +232,9 @@ def write_results(study: Any, out_dir: Path, run: dict[str, Any]) -> pl.DataFram
         This run: ``workers``, ``scheduler``, ``start_time``, ``end_time``, ``wall_s`` [s],
         ``computed`` and ``reused`` cell counts.
     """
-    from genoffload.studies.kinds import kind_of_study
+    from genoffload.studies.kinds import kind_of_study, pipeline_of
 
-    pipeline = kind_of_study(study).runner()
+    pipeline = pipeline_of(kind_of_study(study))
     table, curves = pipeline.tables(study, out_dir)
     write_atomic(out_dir / "summary.parquet", lambda tmp: table.write_parquet(tmp))
     write_atomic(out_dir / "curves.parquet", lambda tmp: curves.write_parquet(tmp))

@@ -25,7 +25,7 @@ import polars as pl
 from genoffload.errors import InputError
 from genoffload.io import write_atomic
 from genoffload.studies.cellfiles import THREAD_ENV, check_cell, record_failure
-from genoffload.studies.kinds import kind_of_study, parse_study
+from genoffload.studies.kinds import kind_of_study, parse_study, pipeline_of
 from genoffload.studies.results import now_iso, write_results
 
 SPEC_FILE = "study.toml"
@@ -302,7 +302,7 @@ def _run(study: Any, out: Path, workers: int, where: str, client: Any, progress:
     start = now_iso()
     pending = [c for c in study.cells if check_cell(out, c.cell_id) is not None]  # corrupt: again
     reused = len(study.cells) - len(pending)
-    pipeline = kind_of_study(study).runner()
+    pipeline = pipeline_of(kind_of_study(study))
     tasks = [(pipeline.task(study, c, out), pipeline.priority(study, c)) for c in pending]
     worker = pipeline.worker()
     if progress is not None:

@@ -66,7 +66,7 @@ def run_cmd(
 
     from genoffload.sizes import cap_workers
     from genoffload.studies import load_study
-    from genoffload.studies.kinds import kind_of_study
+    from genoffload.studies.kinds import kind_of_study, pipeline_of
     from genoffload.studies.run import check_folder, check_scheduler_address, run_study
 
     if workers < 1:
@@ -82,7 +82,7 @@ def run_cmd(
     check_folder(study, output)  # bad folder: one line before any cluster starts
     _warn_cases(study)
     out = console()
-    pipeline = kind_of_study(study).runner()
+    pipeline = pipeline_of(kind_of_study(study))
     out.print(f"{pipeline.headline(study)} -> {output}")
     with Progress(TextColumn("[bold]cells[/]"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("failed {task.fields[failed]}"), TimeElapsedColumn(), TextColumn("left"),
@@ -107,13 +107,13 @@ def check_cmd(spec: Annotated[str, typer.Argument(help=SPEC_HELP)]) -> None:
     from rich.table import Table
 
     from genoffload.studies import load_study
-    from genoffload.studies.kinds import kind_of_study
+    from genoffload.studies.kinds import kind_of_study, pipeline_of
 
     study = load_study(spec)
     _warn_cases(study)
     out = console()
     table = Table(title=f"study {study.name}: {len(study.cells)} cells")
-    columns, rows = kind_of_study(study).runner().check_rows(study)
+    columns, rows = pipeline_of(kind_of_study(study)).check_rows(study)
     for col in columns:
         table.add_column(col)
     for row in rows:
@@ -127,11 +127,11 @@ def show_cmd(directory: Annotated[Path, typer.Argument(help="study folder")]) ->
     """Status of a study folder: cells done, failed and pending per policy."""
     import json
 
-    from genoffload.studies.kinds import kind_of_study
+    from genoffload.studies.kinds import kind_of_study, pipeline_of
     from genoffload.studies.run import open_study_folder
 
     study = open_study_folder(directory)
-    pipeline = kind_of_study(study).runner()
+    pipeline = pipeline_of(kind_of_study(study))
     table, _ = pipeline.tables(study, directory)
     out = console()
     out.print(pipeline.status_table(table, f"study {study.name} ({directory})"))
